@@ -1,0 +1,20 @@
+# Mini Transformer Lab: config.yaml -> runs -> study tables -> analysis -> report.
+#
+#   snakemake --cores 4                                # the study in config.yaml
+#   snakemake --cores 4 --configfile config/tiny.yaml  # another study (deep-merged)
+#
+# Runs live in content-addressed directories results/runs/<hash of the resolved spec>/,
+# so an identical run is trained once across variants and studies.
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        REPORT,

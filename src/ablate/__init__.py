@@ -1,0 +1,1 @@
+"""Mini Transformer Lab: config-driven, cached, deterministic transformer ablation studies."""

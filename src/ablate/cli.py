@@ -1,0 +1,133 @@
+"""The ``ablate`` command: one subcommand per pipeline stage.
+
+    ablate train   --spec SPEC.yaml --out DIR [--threads N]   one run
+    ablate sanity  --spec SPEC.yaml                            overfit one batch, fail loudly
+    ablate fetch   NAME --out DIR                              a corpus into resources/
+    ablate expand  CONFIG                                      list the runs a study asks for
+    ablate collect --manifest M --runs DIR --out DIR           per-run -> study tables
+    ablate analyse --study-dir DIR                             study tables -> analysis tables
+    ablate report  --study-dir DIR --out HTML                  analysis -> HTML report
+
+Heavy imports (torch, pandas) happen inside each subcommand, so ``ablate expand`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def _load_spec(path: str) -> dict:
+    from ablate.spec import check_spec
+
+    return check_spec(yaml.safe_load(Path(path).read_text()))
+
+
+def cmd_train(args) -> int:
+    from ablate.train.loop import train_run
+
+    spec = _load_spec(args.spec)
+    train_run(spec, args.out, threads=args.threads, root=args.root, log=_log)
+    return 0
+
+
+def cmd_sanity(args) -> int:
+    from ablate.train.sanity import overfit_one_batch
+
+    result = overfit_one_batch(_load_spec(args.spec), steps=args.steps, root=args.root)
+    _log(result.message)
+    return 0 if result.ok else 1
+
+
+def cmd_fetch(args) -> int:
+    from ablate.data.fetch import fetch_corpus
+
+    fetch_corpus(args.name, args.out)
+    return 0
+
+
+def cmd_expand(args) -> int:
+    from ablate.study import ConfigError, expand_study, load_config
+
+    try:
+        runs = expand_study(load_config(args.config))
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+    for r in runs:
+        print(f"{r.run_id}  {r.task:18s} {r.variant:40s} seed={r.seed}")
+    print(f"{len(runs)} runs, {len({r.run_id for r in runs})} unique", file=sys.stderr)
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from ablate.collect import collect_study
+
+    collect_study(args.manifest, args.runs, args.out)
+    return 0
+
+
+def cmd_analyse(args) -> int:
+    from ablate.analysis import analyse_study
+
+    analyse_study(args.study_dir)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from ablate.report import write_report
+
+    write_report(args.study_dir, args.out)
+    return 0
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ablate", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train one run")
+    t.add_argument("--spec", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--root", default=".", help="directory holding resources/")
+    t.set_defaults(func=cmd_train)
+    s = sub.add_parser("sanity", help="overfit one batch; exit 1 if the loss does not approach 0")
+    s.add_argument("--spec", required=True)
+    s.add_argument("--steps", type=int, default=300)
+    s.add_argument("--root", default=".")
+    s.set_defaults(func=cmd_sanity)
+    f = sub.add_parser("fetch", help="fetch and verify a corpus")
+    f.add_argument("name")
+    f.add_argument("--out", required=True)
+    f.set_defaults(func=cmd_fetch)
+    e = sub.add_parser("expand", help="list the runs of a study config")
+    e.add_argument("config")
+    e.set_defaults(func=cmd_expand)
+    c = sub.add_parser("collect", help="gather run tables into study tables")
+    c.add_argument("--manifest", required=True)
+    c.add_argument("--runs", required=True)
+    c.add_argument("--out", required=True)
+    c.set_defaults(func=cmd_collect)
+    a = sub.add_parser("analyse", help="analyse a study's tables")
+    a.add_argument("--study-dir", required=True)
+    a.set_defaults(func=cmd_analyse)
+    r = sub.add_parser("report", help="render a study's HTML report")
+    r.add_argument("--study-dir", required=True)
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

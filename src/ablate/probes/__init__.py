@@ -1,0 +1,1 @@
+"""Training diagnostics: gradient norms, spike detection, attention statistics, run status."""

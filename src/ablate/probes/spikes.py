@@ -1,0 +1,40 @@
+"""Online spike detection: is this value far above the recent past?
+
+A value is a spike when it exceeds the rolling median of the previous ``window`` values by
+more than ``k`` robust standard deviations (1.4826 * median absolute deviation, which
+equals the standard deviation for Gaussian noise but ignores the outliers themselves).
+Only upward jumps count: a falling loss is learning, not instability.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from statistics import median
+
+MAD_TO_STD = 1.4826
+
+
+class SpikeDetector:
+    def __init__(self, window: int = 25, k: float = 6.0, min_scale: float = 1e-3):
+        self.window = window
+        self.k = k
+        # floor on the robust deviation, relative to the median: a perfectly flat history
+        # (MAD = 0) must not turn every tiny wiggle into a spike
+        self.min_scale = min_scale
+        self.history: deque[float] = deque(maxlen=window)
+
+    def update(self, value: float) -> bool:
+        """Feed the next value; True if it is a spike. Non-finite values are not fed."""
+        if not math.isfinite(value):
+            return False
+        spike = False
+        if len(self.history) == self.window:
+            med = median(self.history)
+            mad = median(abs(v - med) for v in self.history)
+            scale = max(MAD_TO_STD * mad, self.min_scale * abs(med))
+            spike = value > med + self.k * scale
+        # spikes do not enter the history, so one spike does not mask the next
+        if not spike:
+            self.history.append(value)
+        return spike

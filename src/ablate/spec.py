@@ -1,0 +1,157 @@
+"""A run spec: the fully resolved, plain-data description of one training run.
+
+    {"model": {...every ModelConfig field...}, "train": {...}, "data": {...},
+     "seed": 0, "data_seed": 0}
+
+Resolution fills every default, so two configs that mean the same run produce the same
+spec and therefore the same hash: the hash names the run's directory, which is how an
+identical run is computed once across variants and studies. Pure Python, no torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from typing import Any
+
+from ablate.config import SECTIONS, DataConfig, ModelConfig, TrainConfig
+from ablate.registry import CHOICES
+
+
+class SpecError(ValueError):
+    """A config value that cannot make a run. The message names the key and the value."""
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Check a YAML value against a dataclass annotation (int | None, list[int], ...)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:  # YAML writes 1e-3 as a float but 1 as an int: accept both
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = None) -> dict:
+    """Fill defaults and check types; raise SpecError naming the key on the first problem."""
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise SpecError(f"unknown section(s) {sorted(unknown)}; valid: {sorted(SECTIONS)}")
+    spec: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        given = dict(sections.get(name) or {})
+        hints = typing.get_type_hints(cls)
+        for key, value in given.items():
+            if key not in hints:
+                raise SpecError(
+                    f"unknown key {name}.{key}={value!r}; valid keys: {', '.join(sorted(hints))}"
+                )
+            if not _type_ok(value, hints[key]):
+                raise SpecError(f"{name}.{key}={value!r} has the wrong type (expected {hints[key]})")
+            if isinstance(value, int) and not isinstance(value, bool) and hints[key] is float:
+                given[key] = float(value)
+        spec[name] = dataclasses.asdict(cls(**given))
+    spec["seed"] = int(seed)
+    spec["data_seed"] = int(seed if data_seed is None else data_seed)
+    return spec
+
+
+def spec_errors(spec: dict) -> list[str]:
+    """Every value problem of a resolved spec, each message naming key and value."""
+    errors = []
+    for dotted, registry in CHOICES.items():
+        section, key = dotted.split(".")
+        value = spec[section][key]
+        if value not in registry:
+            errors.append(f"{dotted}={value!r} is not a known name; valid: {', '.join(registry)}")
+    if errors:  # the checks below assume known names
+        return errors
+    model, train, data = to_configs(spec)[:3]
+    errors += _train_errors(train)
+    from ablate.data.sources import check_data_config
+    from ablate.model.constraints import check_model_config
+
+    errors += check_model_config(model)
+    errors += check_data_config(data)
+    if model.vocab_size != 0:
+        errors.append(f"model.vocab_size={model.vocab_size} is set from the data; leave it out")
+    if data.seq_len > model.context:
+        errors.append(
+            f"data.seq_len={data.seq_len} is longer than model.context={model.context}"
+        )
+    return errors
+
+
+def _train_errors(t: TrainConfig) -> list[str]:
+    checks = [
+        ("steps", t.steps >= 1, ">= 1"),
+        ("batch_size", t.batch_size >= 1, ">= 1"),
+        ("lr", t.lr > 0, "> 0"),
+        ("min_lr_ratio", 0 <= t.min_lr_ratio <= 1, "in [0, 1]"),
+        ("warmup_steps", 0 <= t.warmup_steps <= t.steps, "in [0, train.steps]"),
+        ("weight_decay", t.weight_decay >= 0, ">= 0"),
+        ("beta1", 0 <= t.beta1 < 1, "in [0, 1)"),
+        ("beta2", 0 <= t.beta2 < 1, "in [0, 1)"),
+        ("grad_clip", t.grad_clip >= 0, ">= 0 (0 disables clipping)"),
+        ("z_loss", t.z_loss >= 0, ">= 0"),
+        ("eval_every", t.eval_every >= 1, ">= 1"),
+        ("eval_batches", t.eval_batches >= 1, ">= 1"),
+        ("probe_every", t.probe_every >= 1, ">= 1"),
+        ("diverge_factor", t.diverge_factor > 1, "> 1"),
+        ("spike_window", t.spike_window >= 5, ">= 5"),
+        ("spike_k", t.spike_k > 0, "> 0"),
+        ("max_spikes", t.max_spikes >= 0, ">= 0"),
+        ("collapse_threshold", 0 <= t.collapse_threshold < 1, "in [0, 1)"),
+        ("stall_fraction", 0 <= t.stall_fraction < 1, "in [0, 1)"),
+    ]
+    return [
+        f"train.{key}={getattr(t, key)!r} must be {rule}" for key, ok, rule in checks if not ok
+    ]
+
+
+def check_spec(spec: dict) -> dict:
+    errors = spec_errors(spec)
+    if errors:
+        raise SpecError("; ".join(errors))
+    return spec
+
+
+def to_configs(spec: dict) -> tuple[ModelConfig, TrainConfig, DataConfig, int, int]:
+    return (
+        ModelConfig(**spec["model"]),
+        TrainConfig(**spec["train"]),
+        DataConfig(**spec["data"]),
+        spec["seed"],
+        spec["data_seed"],
+    )
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def spec_hash(spec: dict) -> str:
+    """Content address of a run: 16 hex digits of the SHA-256 of its canonical JSON."""
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()[:16]
+
+
+def set_dotted(sections: dict, dotted: str, value: Any) -> None:
+    section, _, key = dotted.partition(".")
+    sections.setdefault(section, {})[key] = value
+
+
+def get_dotted(spec: dict, dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    return spec[section][key]

@@ -1,0 +1,113 @@
+"""The one place that names every table, column and unit the lab writes.
+
+Each run directory ``results/runs/<run_id>/`` holds the per-run tables below; the collect
+step concatenates them into ``results/<study>/<table>.parquet`` and prepends the study
+columns (run_id, variant, seed, task). Analysis reads only these files, so it can be rerun
+on old results without training anything.
+
+All tables are long format: one row per observation. Pure Python, no torch.
+"""
+
+from __future__ import annotations
+
+# Columns every study-level table gets in front of the per-run columns.
+STUDY_KEYS = {
+    "run_id": "str: hash of the fully resolved run spec (the run's directory name)",
+    "variant": "str: variant name ('baseline', 'n_head=8', 'size/d_model=32,n_layer=1', …)",
+    "seed": "int: the study seed (init and data seed of the run)",
+    "task": "str: data.task of the run",
+}
+
+TABLES: dict[str, dict[str, str]] = {
+    # one row per optimizer step
+    "steps": {
+        "step": "int: optimizer step, 1-based",
+        "loss": "float: training loss (nats/token, answer positions only for synthetic tasks)",
+        "lr": "float: learning rate used at this step",
+        "grad_norm": "float: global L2 norm of the gradient before clipping",
+        "clipped": "bool: gradient was clipped at this step",
+        "loss_spike": "bool: online detector flagged the loss at this step",
+        "grad_spike": "bool: online detector flagged the grad norm at this step",
+        "tokens": "int: training tokens seen so far",
+        "time_s": "float: wall seconds since training started",
+    },
+    # one row per (eval step, evaluated length); validation / held-out set, fixed per task
+    "evals": {
+        "step": "int: optimizer step after which the evaluation ran",
+        "split": "str: 'val' (or 'train' for a train-set estimate)",
+        "seq_len": "int: evaluated sequence length (training length, or longer ones)",
+        "loss": "float: nats/token on scored positions; NaN if skipped",
+        "bpc": "float: bits per character (text tasks; loss/ln 2 per char); NaN otherwise",
+        "token_acc": "float: fraction of scored tokens predicted exactly (argmax)",
+        "seq_acc": "float: fraction of sequences whose scored tokens are all correct",
+        "note": "str: empty, or why the evaluation was skipped (e.g. longer than context)",
+    },
+    # gradient norm per layer and module kind, every step
+    "grads": {
+        "step": "int: optimizer step",
+        "layer": "int: block index, -1 for parameters outside blocks (embedding, head, final norm)",
+        "module": "str: embedding | attention | ffn | norm | head",
+        "grad_norm": "float: L2 norm of the gradient of this group (before clipping)",
+    },
+    # probe measurements on the fixed probe batch, every probe_every steps
+    "probes": {
+        "step": "int: optimizer step after which the probe ran (0 = at init)",
+        "layer": "int: block index, -1 for output-level metrics",
+        "head": "int: head index, -1 for layer-level metrics",
+        "metric": (
+            "str: attn_entropy (normalised: 1 uniform, 0 one-hot) | attn_logit_max "
+            "(max pre-softmax q.k/sqrt(d_h)) | attn_collapsed (0/1) | resid_rms (RMS of "
+            "the residual stream after the block) | update_ratio (||dW|| / ||W|| of the "
+            "block's parameters since the previous probe, per step) | out_logit_max "
+            "(max |output logit|) | out_log_z (mean log partition function)"
+        ),
+        "value": "float",
+    },
+    # final attention maps of the probe sequence (first example), at most 64x64 per head
+    "attn_maps": {
+        "layer": "int: block index",
+        "head": "int: head index",
+        "query": "int: query position",
+        "key": "int: key position",
+        "weight": "float: attention probability",
+    },
+}
+
+# One row per run: the run's summary.json, flattened. Units in the descriptions.
+SUMMARY = {
+    "status": "str: ok | diverged | stalled | unstable | collapsed",
+    "reason": "str: human-readable reason for the status",
+    "status_step": "int: step where the status was decided (-1 when ok)",
+    "steps_done": "int: optimizer steps completed",
+    "n_params": "int: all trainable parameters",
+    "n_params_non_embedding": "int: parameters excluding token/position embeddings and head",
+    "initial_loss": "float: training loss at step 1",
+    "ln_vocab": "float: ln(vocab_size), the loss of a uniform predictor",
+    "initial_loss_ok": "bool: |initial_loss - ln_vocab| within tolerance",
+    "baseline_loss": "float: unigram (or uniform) loss the run must beat to count as learning",
+    "final_train_loss": "float: mean training loss over the last 10% of steps",
+    "final_val_loss": "float: validation loss at the last evaluation (training length)",
+    "final_val_acc": "float: validation token accuracy at the last evaluation",
+    "best_val_loss": "float: lowest validation loss over evaluations",
+    "n_loss_spikes": "int: loss spikes flagged by the online detector",
+    "n_grad_spikes": "int: grad-norm spikes flagged by the online detector",
+    "n_clipped": "int: steps whose gradient was clipped",
+    "max_grad_norm": "float: largest global grad norm",
+    "median_grad_norm": "float: median global grad norm",
+    "final_attn_entropy_min": "float: lowest normalised head entropy at the last probe",
+    "final_attn_logit_max": "float: largest attention logit at the last probe",
+    "tokens": "int: training tokens seen",
+    "flops": "float: training compute, 6 * n_params_non_embedding * tokens",
+    "tokens_per_s": "float: training throughput",
+    "wall_s": "float: wall seconds of the whole run (training, evals, probes)",
+    "threads": "int: torch intra-op threads",
+    "torch_version": "str",
+}
+
+# study-level: results/<study>/runs.parquet = STUDY_KEYS + these + SUMMARY
+RUN_COLUMNS = {
+    "group": "str: 'base', the ablated key ('model.n_head') or the grid name ('size')",
+    "overrides": "str: JSON object of the keys this variant changes against base",
+    "spec": "str: JSON of the fully resolved run spec",
+    "log": "str: path of the run's log file",
+}

@@ -1,0 +1,1 @@
+"""Training one run: schedule, loop, evaluation, probes and the run's output files."""

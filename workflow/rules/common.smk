@@ -1,0 +1,38 @@
+# Validate the config and expand it into runs. Plain Python from src/ablate (no torch:
+# a no-op rerun must stay fast). Any problem stops Snakemake here, before any job runs,
+# with every offending key named.
+import json
+import sys
+from pathlib import Path
+
+SRC = str(Path(workflow.basedir) / "src")
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+
+from ablate.data.sources import corpus_files
+from ablate.study import ConfigError, expand_study, manifest
+from ablate.spec import to_configs
+
+try:
+    RUNS = expand_study(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+STUDY = config["study"]
+RUN_BY_ID = {run.run_id: run for run in RUNS}
+MANIFEST = manifest(config, RUNS)
+STUDY_DIR = f"results/{STUDY}"
+REPORT = f"reports/{STUDY}.html"
+TABLE_NAMES = ["runs", "steps", "evals", "grads", "probes", "attn_maps"]
+RUN_FILES = ["summary.json", "steps.parquet", "evals.parquet", "grads.parquet",
+             "probes.parquet", "attn_maps.parquet"]
+# The interpreter running Snakemake runs the jobs too, with this checkout's src/ first.
+ABLATE = f"PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}} {sys.executable} -m ablate"
+
+wildcard_constraints:
+    run="[0-9a-f]{16}",
+
+
+def run_data_files(wildcards):
+    """Corpus files a run reads (fetched by data.smk), none for synthetic tasks."""
+    return corpus_files(to_configs(RUN_BY_ID[wildcards.run].spec)[2])

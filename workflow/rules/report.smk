@@ -1,0 +1,53 @@
+# Study level: the runs' tables -> results/<study>/*.parquet -> analysis -> the report.
+
+
+localrules: manifest
+
+
+rule manifest:
+    """Which runs make up the study, under which variant and seed names."""
+    output:
+        f"{STUDY_DIR}/manifest.json",
+    params:
+        manifest=MANIFEST,
+    run:
+        from ablate.train.outputs import write_json
+
+        write_json(Path(output[0]), params.manifest)
+
+
+rule collect:
+    input:
+        manifest=f"{STUDY_DIR}/manifest.json",
+        runs=sorted({f"results/runs/{run.run_id}/summary.json" for run in RUNS}),
+    output:
+        [f"{STUDY_DIR}/{name}.parquet" for name in TABLE_NAMES],
+        study=f"{STUDY_DIR}/study.json",
+    log:
+        f"{STUDY_DIR}/logs/collect.log",
+    shell:
+        "{ABLATE} collect --manifest {input.manifest} --runs results/runs --out {STUDY_DIR}"
+        " > {log} 2>&1"
+
+
+rule analyse:
+    input:
+        [f"{STUDY_DIR}/{name}.parquet" for name in TABLE_NAMES],
+    output:
+        directory(f"{STUDY_DIR}/analysis"),
+    log:
+        f"{STUDY_DIR}/logs/analyse.log",
+    shell:
+        "{ABLATE} analyse --study-dir {STUDY_DIR} > {log} 2>&1"
+
+
+rule report:
+    input:
+        f"{STUDY_DIR}/analysis",
+        f"{STUDY_DIR}/study.json",
+    output:
+        REPORT,
+    log:
+        f"{STUDY_DIR}/logs/report.log",
+    shell:
+        "{ABLATE} report --study-dir {STUDY_DIR} --out {output} > {log} 2>&1"

@@ -1,0 +1,33 @@
+# One job per unique run. The job's threads are torch's threads (1 by default: on a
+# small CPU, parallel 1-thread jobs beat multi-threaded ones; REFERENCE.md measures 4-5x).
+
+
+localrules: run_spec
+
+
+rule run_spec:
+    """The resolved spec beside the run's outputs: what produced them, and how to redo it."""
+    output:
+        "results/runs/{run}/spec.yaml",
+    params:
+        spec=lambda wildcards: RUN_BY_ID[wildcards.run].spec,
+    run:
+        import yaml
+        from ablate.train.outputs import atomic_write_bytes
+
+        text = yaml.safe_dump(params.spec, sort_keys=True)
+        atomic_write_bytes(Path(output[0]), text.encode())
+
+
+rule train:
+    input:
+        spec="results/runs/{run}/spec.yaml",
+        data=run_data_files,
+    output:
+        [f"results/runs/{{run}}/{name}" for name in RUN_FILES],
+    log:
+        "results/runs/{run}/train.log",
+    threads: 1
+    shell:
+        "{ABLATE} train --spec {input.spec} --out results/runs/{wildcards.run}"
+        " --threads {threads} > {log} 2>&1"
