@@ -15,7 +15,7 @@ from ablate.study import SCHEMA, ConfigError, expand_study, load_config, variant
 CONFIG = {
     "study": "t",
     "seeds": [0, 1],
-    "base": {"model": {"d_model": 32, "n_head": 4}, "train": {"steps": 10}},
+    "base": {"model": {"d_model": 32, "n_head": 4}, "train": {"steps": 100}},
     "ablations": {"model.n_head": [2, 4, 8], "train.lr": [0.01]},
     "grids": {"size": {"model.d_model": [16, 48], "model.n_layer": [1, 3]}},
 }

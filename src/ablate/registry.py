@@ -16,7 +16,7 @@ ATTENTION = {
     "mha": "ablate.model.attention:MultiHeadAttention",
     "gqa": "ablate.model.attention:MultiHeadAttention",
     "mqa": "ablate.model.attention:MultiHeadAttention",
-    "linear": "ablate.model.attention:LinearAttention",
+    "linear": "ablate.model.linear_attention:LinearAttention",
 }
 
 POSITION = {
@@ -59,9 +59,9 @@ TASKS = {
     "copy": "ablate.data.synthetic:Copy",
     "reverse": "ablate.data.synthetic:Reverse",
     "sort": "ablate.data.synthetic:Sort",
-    "mqar": "ablate.data.synthetic:MQAR",
-    "induction": "ablate.data.synthetic:Induction",
-    "modadd": "ablate.data.synthetic:ModAdd",
+    "mqar": "ablate.data.recall:MQAR",
+    "induction": "ablate.data.recall:Induction",
+    "modadd": "ablate.data.modadd:ModAdd",
 }
 
 # config key -> registry: the choices a string-valued key may take.

@@ -59,7 +59,9 @@ def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = N
                     f"unknown key {name}.{key}={value!r}; valid keys: {', '.join(sorted(hints))}"
                 )
             if not _type_ok(value, hints[key]):
-                raise SpecError(f"{name}.{key}={value!r} has the wrong type (expected {hints[key]})")
+                raise SpecError(
+                    f"{name}.{key}={value!r} has the wrong type (expected {hints[key]})"
+                )
             if isinstance(value, int) and not isinstance(value, bool) and hints[key] is float:
                 given[key] = float(value)
         spec[name] = dataclasses.asdict(cls(**given))
@@ -88,9 +90,7 @@ def spec_errors(spec: dict) -> list[str]:
     if model.vocab_size != 0:
         errors.append(f"model.vocab_size={model.vocab_size} is set from the data; leave it out")
     if data.seq_len > model.context:
-        errors.append(
-            f"data.seq_len={data.seq_len} is longer than model.context={model.context}"
-        )
+        errors.append(f"data.seq_len={data.seq_len} is longer than model.context={model.context}")
     return errors
 
 
@@ -116,9 +116,7 @@ def _train_errors(t: TrainConfig) -> list[str]:
         ("collapse_threshold", 0 <= t.collapse_threshold < 1, "in [0, 1)"),
         ("stall_fraction", 0 <= t.stall_fraction < 1, "in [0, 1)"),
     ]
-    return [
-        f"train.{key}={getattr(t, key)!r} must be {rule}" for key, ok, rule in checks if not ok
-    ]
+    return [f"train.{key}={getattr(t, key)!r} must be {rule}" for key, ok, rule in checks if not ok]
 
 
 def check_spec(spec: dict) -> dict:

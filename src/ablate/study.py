@@ -70,8 +70,15 @@ def schema_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
     validator = jsonschema.Draft202012Validator(schema)
     errors = []
     for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
-        where = ".".join(str(p) for p in err.absolute_path) or "<top level>"
-        errors.append(f"{where}: {err.message}")
+        path = [str(p) for p in err.absolute_path]
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            # name the misspelled key itself, and what it could have been
+            valid = sorted(err.schema.get("properties", {}))
+            for extra in sorted(set(err.instance) - set(valid)):
+                key = ".".join([*path, extra])
+                errors.append(f"{key}: unknown key; valid keys here: {', '.join(valid)}")
+            continue
+        errors.append(f"{'.'.join(path) or '<top level>'}: {err.message}")
     return errors
 
 
@@ -102,6 +109,7 @@ def expand_study(config: dict, check_schema: bool = True) -> list[Run]:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
     tasks = config.get("tasks") or {None: {}}
     runs, errors = [], []
+    base_problems: set[str] = set()  # reported once for the baseline, not for every variant
     all_variants = variants(config)
     for task_name, task in tasks.items():
         selected = [v for v in all_variants if _selected(v, task.get("variants"))]
@@ -117,17 +125,29 @@ def expand_study(config: dict, check_schema: bool = True) -> list[Run]:
             for seed in config["seeds"]:
                 try:
                     spec = resolve_spec(sections, seed)
+                    problems = spec_errors(spec)
                 except SpecError as e:
-                    errors.append(f"{where}: {e}")
-                    break
-                problems = spec_errors(spec)
+                    problems = [str(e)]
                 if problems:
-                    errors.extend(f"{where}: {p}" for p in problems)
+                    if variant.group == "base":
+                        base_problems.update(problems)
+                    errors.extend(
+                        f"{where}: {p}"
+                        for p in problems
+                        if variant.group == "base" or p not in base_problems
+                    )
                     break
                 name = task_name or spec["data"]["task"]
                 runs.append(
-                    Run(spec_hash(spec), variant.name, seed, name, variant.group,
-                        variant.overrides, spec)
+                    Run(
+                        spec_hash(spec),
+                        variant.name,
+                        seed,
+                        name,
+                        variant.group,
+                        variant.overrides,
+                        spec,
+                    )
                 )
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(dict.fromkeys(errors)))

@@ -97,9 +97,7 @@ def probe(model, batch, step, collapse_threshold, snapshot, steps_since, autocas
     logits = logits.float()
     rows.append(_row(step, -1, "out_logit_max", float(logits.abs().max())))
     rows.append(_row(step, -1, "out_log_z", float(torch.logsumexp(logits, -1).mean())))
-    entropies = [
-        r["value"] for r in rows if r["metric"] == "attn_entropy"
-    ]
+    entropies = [r["value"] for r in rows if r["metric"] == "attn_entropy"]
     n_head = len(entropies) // max(len(capture["attn_probs"]), 1)
     layer_entropy = [
         sum(entropies[i * n_head : (i + 1) * n_head]) / n_head

@@ -88,8 +88,9 @@ def train_run(
     steps, grads, evals = [], [], []
     probes, layer_entropy, capture = _probe(model, probe_batch, 0, t, None, 0, autocast)
     snapshot, last_probe = layer_snapshot(model), 0
-    loss_spikes, grad_spikes = SpikeDetector(t.spike_window, t.spike_k), SpikeDetector(
-        t.spike_window, t.spike_k
+    loss_spikes, grad_spikes = (
+        SpikeDetector(t.spike_window, t.spike_k),
+        SpikeDetector(t.spike_window, t.spike_k),
     )
     initial_loss, diverged, train_time, tokens = math.nan, None, 0.0, 0
     spike_steps: list[int] = []
@@ -113,7 +114,7 @@ def train_run(
         train_time += time.perf_counter() - tick
         tokens += x.numel()
 
-        ce_value = float(ce)
+        ce_value = float(ce.detach())
         if step == 1:
             initial_loss = ce_value
         loss_spike = loss_spikes.update(ce_value)

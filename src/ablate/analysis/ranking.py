@@ -1,0 +1,44 @@
+"""The leaderboard: one row per (task, variant), ranked within each task.
+
+Ranking rule, per task: first by stability tier (A, B, C, D: a variant that does not train
+reliably never outranks one that does), then by mean final_val_loss over its non-diverged
+seeds (lower is better; a variant with no usable loss goes last within its tier), then by
+variant name so ties are broken the same way every time. Every component behind the rank
+(seed statistics, the paired difference against the baseline, the stability components and
+status counts) is a column, so the rank can be checked by eye.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ablate.analysis.stability import TIER_NAMES
+
+
+def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame) -> pd.DataFrame:
+    meta = runs.groupby(["task", "variant"], sort=False)[["group", "overrides"]].first()
+    board = stability.merge(meta.reset_index(), on=["task", "variant"], how="left")
+    for metric in ("val_loss", "val_acc"):
+        s = seeds[seeds["metric"] == metric].drop(columns=["metric", "n_runs", "reference"])
+        s = s.rename(
+            columns={c: f"{metric}_{c}" for c in s.columns if c not in ("task", "variant")}
+        )
+        board = board.merge(s, on=["task", "variant"], how="left")
+    board["tier_name"] = board["tier"].map(TIER_NAMES)
+    loss = board["val_loss_mean"].astype(float)
+    board["_loss"] = np.where(np.isfinite(loss), loss, np.inf)
+    board = board.sort_values(["task", "tier", "_loss", "variant"]).drop(columns="_loss")
+    board.insert(0, "rank", board.groupby("task").cumcount() + 1)
+    first = ["rank", "task", "variant", "group", "overrides", "tier", "tier_name", "score"]
+    rest = [c for c in board.columns if c not in first]
+    return board[first + rest].reset_index(drop=True)
+
+
+FAILURE_COLUMNS = ["task", "variant", "seed", "run_id", "status", "status_step", "reason", "log"]
+
+
+def failures(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every run whose status is not ok, with the reason and where its log is."""
+    bad = runs[runs["status"].astype(str) != "ok"]
+    return bad.sort_values(["task", "variant", "seed"])[FAILURE_COLUMNS].reset_index(drop=True)

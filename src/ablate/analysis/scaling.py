@@ -1,0 +1,146 @@
+"""Scaling families: loss against model size, fitted laws, extrapolation, bottlenecks.
+
+A scaling family is a set of variants (per task) whose specs differ only in size keys
+(SIZE_KEYS) and that spans at least MIN_SIZES distinct non-embedding parameter counts.
+Each variant is one point: the mean over seeds of final_val_loss (diverged runs left out).
+For x = n_params_non_embedding and x = flops, fit L(x) = E + A x^-alpha as scaling_fit
+describes (the law used and why are recorded), then:
+  - alpha CI: bootstrap over seeds (each variant's seeds resampled with replacement,
+    N_BOOT times, seeded), refitting the same law from the point estimate;
+  - extrapolated loss at 4x and 10x the largest x, with the same bootstrap CI;
+  - bottleneck: some larger model is not better (mean loss >= that of a smaller one);
+    bottleneck_beyond_noise when the gap also exceeds 2 standard errors of the two means.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ablate.analysis.families import find_families
+from ablate.analysis.scaling_fit import fit_scaling, refit
+from ablate.analysis.seeds import usable
+
+SIZE_KEYS = {"model.d_model", "model.n_layer", "model.n_head", "model.d_ff", "model.ffn_ratio"}
+MIN_SIZES = 3
+N_BOOT = 200
+SEED = 0
+AXES = ["n_params_non_embedding", "flops"]
+EXTRAPOLATE = {"loss_at_4x": 4.0, "loss_at_10x": 10.0}
+
+POINT_COLUMNS = [
+    "task",
+    "family",
+    "variant",
+    "n_params_non_embedding",
+    "flops",
+    "loss_mean",
+    "loss_std",
+    "loss_min",
+    "loss_max",
+    "n_used",
+]
+FIT_COLUMNS = [
+    *("task", "family", "x", "model", "reason", "n_points", "n_sizes"),
+    *("E", "A", "alpha", "rmse_log", "alpha_ci_lo", "alpha_ci_hi", "x_max"),
+    *("loss_at_4x", "loss_at_4x_ci_lo", "loss_at_4x_ci_hi"),
+    *("loss_at_10x", "loss_at_10x_ci_lo", "loss_at_10x_ci_hi"),
+    *("bottleneck", "bottleneck_beyond_noise", "bottleneck_detail"),
+]
+
+
+def scaling_points(runs: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
+    rows = []
+    for fam in find_families(runs, SIZE_KEYS, baseline):
+        for variant in fam.variants:
+            group = runs[(runs["task"] == fam.task) & (runs["variant"] == variant)]
+            loss = usable(group, "final_val_loss")["final_val_loss"].astype(float)
+            if loss.empty:
+                continue
+            rows.append(
+                {
+                    "task": fam.task,
+                    "family": fam.name,
+                    "variant": variant,
+                    "n_params_non_embedding": float(group["n_params_non_embedding"].median()),
+                    "flops": float(pd.to_numeric(group["flops"]).median()),
+                    "loss_mean": float(loss.mean()),
+                    "loss_std": float(loss.std(ddof=1)) if len(loss) > 1 else np.nan,
+                    "loss_min": float(loss.min()),
+                    "loss_max": float(loss.max()),
+                    "n_used": len(loss),
+                }
+            )
+    points = pd.DataFrame(rows, columns=POINT_COLUMNS)
+    sizes = points.groupby(["task", "family"])["n_params_non_embedding"].transform("nunique")
+    return points[sizes >= MIN_SIZES].reset_index(drop=True)
+
+
+def scaling_fits(runs: pd.DataFrame, points: pd.DataFrame, n_boot: int = N_BOOT) -> pd.DataFrame:
+    rows = []
+    for (task, family), pts in points.groupby(["task", "family"], sort=True):
+        seeds = [_seed_losses(runs, task, v) for v in pts["variant"]]
+        flags = bottleneck(pts)
+        for axis in AXES:
+            x, y = pts[axis].to_numpy(float), pts["loss_mean"].to_numpy(float)
+            fit = fit_scaling(x, y)
+            boot = _bootstrap(fit, x, seeds, n_boot)
+            row = {"task": task, "family": family, "x": axis, "model": fit.model}
+            row |= {"reason": fit.reason, "n_points": len(pts), "n_sizes": len(np.unique(x))}
+            row |= {"E": fit.E, "A": fit.A, "alpha": fit.alpha, "rmse_log": fit.rmse_log}
+            row |= _ci("alpha", boot[:, 0])
+            row["x_max"] = float(x.max())
+            for i, (name, factor) in enumerate(EXTRAPOLATE.items(), start=1):
+                row[name] = float(fit.predict(factor * x.max()))
+                row |= _ci(name, boot[:, i])
+            rows.append(row | flags)
+    return pd.DataFrame(rows, columns=FIT_COLUMNS)
+
+
+def bottleneck(points: pd.DataFrame) -> dict:
+    """Is some larger model not better than a smaller one? The worst such pair, described."""
+    p = points.sort_values("n_params_non_embedding").reset_index(drop=True)
+    se = (p["loss_std"] / np.sqrt(p["n_used"])).fillna(0.0).to_numpy()
+    n, loss = p["n_params_non_embedding"].to_numpy(), p["loss_mean"].to_numpy()
+    worst, beyond = None, False
+    for i in range(len(p)):
+        for j in range(i + 1, len(p)):
+            gap = loss[j] - loss[i]
+            if n[j] > n[i] and gap >= 0:
+                noisy = np.isnan(p["loss_std"][i]) or np.isnan(p["loss_std"][j])
+                beyond |= bool(not noisy and gap > 2 * np.hypot(se[i], se[j]))
+                if worst is None or gap > worst[0]:
+                    worst = (gap, i, j)
+    if worst is None:
+        return {"bottleneck": False, "bottleneck_beyond_noise": False, "bottleneck_detail": ""}
+    gap, i, j = worst
+    detail = (
+        f"{p['variant'][j]} (N={n[j]:.3g}) is not better than {p['variant'][i]} "
+        f"(N={n[i]:.3g}): loss {loss[j]:.4f} vs {loss[i]:.4f}"
+    )
+    return {"bottleneck": True, "bottleneck_beyond_noise": beyond, "bottleneck_detail": detail}
+
+
+def _seed_losses(runs: pd.DataFrame, task: str, variant: str) -> np.ndarray:
+    group = runs[(runs["task"] == task) & (runs["variant"] == variant)]
+    return usable(group, "final_val_loss")["final_val_loss"].to_numpy(float)
+
+
+def _bootstrap(fit, x: np.ndarray, seeds: list[np.ndarray], n_boot: int) -> np.ndarray:
+    """n_boot x (alpha, loss_at_4x, loss_at_10x) from refits on seed-resampled means."""
+    rng = np.random.default_rng(SEED)
+    factors = np.array(list(EXTRAPOLATE.values()))
+    out = np.full((n_boot, 1 + len(factors)), np.nan)
+    if all(len(s) < 2 for s in seeds):  # one seed per size: nothing to resample
+        return out
+    for b in range(n_boot):
+        y = np.array([s[rng.integers(0, len(s), len(s))].mean() for s in seeds])
+        f = refit(fit, x, y)
+        out[b] = [f.alpha, *f.predict(factors * x.max())]
+    return out
+
+
+def _ci(name: str, values: np.ndarray) -> dict:
+    v = values[np.isfinite(values)]
+    lo, hi = np.quantile(v, [0.025, 0.975]) if v.size else (np.nan, np.nan)
+    return {f"{name}_ci_lo": float(lo), f"{name}_ci_hi": float(hi)}

@@ -1,0 +1,142 @@
+"""Stability of a variant across its seeds: components, a 0-100 score and a tier.
+
+Components (per task and variant, over its seeds):
+  diverged_rate     fraction of runs with status diverged (NaN/inf or exploding loss)
+  stalled_rate      fraction with status stalled (never clearly beat the unigram/initial loss)
+  unstable_rate     fraction with status unstable (more than train.max_spikes loss spikes)
+  collapse_rate     fraction with status collapsed, or final_attn_entropy_min below the
+                    run's train.collapse_threshold (some head attends to ~one key)
+  loss_spikes       mean n_loss_spikes per run; grad_spikes: mean n_grad_spikes per run
+  grad_ratio        median over runs of max_grad_norm / median_grad_norm
+  seed_std          std over seeds of final_val_loss (diverged runs left out); seed_cv =
+                    seed_std / mean final_val_loss
+  attn_logit_max    mean over runs of final_attn_logit_max (largest q.k/sqrt(d_h))
+  attn_logit_growth mean over runs of (largest attn_logit_max at the last probe) minus
+                    (largest at the first probe, usually step 0 = init)
+
+Score (100 = no sign of trouble; every term is clipped to [0, 1] and counts 0 if undefined):
+  score = 100 - 100 * (diverged_rate + stalled_rate)        runs that did not train
+              -  40 * collapse_rate
+              -  30 * unstable_rate
+              -  10 * max(loss_spikes, grad_spikes) / train.max_spikes
+              -  10 * (log10(grad_ratio) - 1)               0 up to 10x, full at 100x
+              -  10 * log10(attn_logit_max / 10)            0 up to 10, full at 100
+              -  10 * seed_cv / 0.05                        full at a 5% seed spread
+  clipped below at 0.
+Tier: A stable (score >= 90), B shaky (>= 75), C unstable (>= 50), D broken (< 50).
+So one diverged seed in three (score <= 67) is at best C, two in three (<= 33) is D, and the
+soft terms together (at most 40 points) can push a run that always trains down to C, never D.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from ablate.analysis.seeds import usable
+
+TIERS = [(90.0, "A"), (75.0, "B"), (50.0, "C"), (-np.inf, "D")]
+TIER_NAMES = {"A": "stable", "B": "shaky", "C": "unstable", "D": "broken"}
+STATUSES = ["ok", "diverged", "stalled", "unstable", "collapsed"]
+WEIGHTS = {
+    "fail": 100.0,
+    "collapse": 40.0,
+    "unstable": 30.0,
+    "spikes": 10.0,
+    "grad": 10.0,
+    "logit": 10.0,
+    "spread": 10.0,
+}
+SPREAD_FULL = 0.05  # seed_cv at which the spread term is fully charged
+
+
+def stability_table(runs: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
+    growth = logit_growth(probes)
+    rows = []
+    for (task, variant), group in runs.groupby(["task", "variant"], sort=True):
+        row = {"task": task, "variant": variant} | components(group, growth)
+        row["score"] = stability_score(row)
+        row["tier"] = tier(row["score"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def components(runs: pd.DataFrame, growth: pd.Series) -> dict:
+    n = len(runs)
+    status = runs["status"].astype(str)
+    train = [json.loads(s)["train"] for s in runs["spec"]]
+    threshold = np.array([t.get("collapse_threshold", 0.05) for t in train], dtype=float)
+    entropy = pd.to_numeric(runs["final_attn_entropy_min"], errors="coerce").to_numpy(float)
+    collapsed = (status == "collapsed").to_numpy() | (entropy < threshold)  # NaN < x is False
+    ratio = _num(runs, "max_grad_norm") / _num(runs, "median_grad_norm")
+    loss = usable(runs, "final_val_loss")["final_val_loss"].astype(float)
+    seed_std = float(loss.std(ddof=1)) if len(loss) > 1 else np.nan
+    out = {"n_runs": n} | {f"n_{s}": int((status == s).sum()) for s in STATUSES}
+    out |= {
+        "diverged_rate": out["n_diverged"] / n,
+        "stalled_rate": out["n_stalled"] / n,
+        "unstable_rate": out["n_unstable"] / n,
+        "collapse_rate": float(collapsed.mean()),
+        "loss_spikes": _mean(_num(runs, "n_loss_spikes")),
+        "grad_spikes": _mean(_num(runs, "n_grad_spikes")),
+        "max_spikes": float(np.median([t.get("max_spikes", 5) for t in train])),
+        "grad_ratio": _median(ratio),
+        "seed_std": seed_std,
+        "seed_cv": seed_std / float(loss.mean()) if len(loss) > 1 else np.nan,
+        "attn_logit_max": _mean(_num(runs, "final_attn_logit_max")),
+        "attn_logit_growth": _mean(runs["run_id"].map(growth).to_numpy(float)),
+    }
+    return out
+
+
+def stability_score(c: dict) -> float:
+    """The score of the module docstring, from a components dict."""
+    w = WEIGHTS
+    spikes = np.nanmax([c["loss_spikes"], c["grad_spikes"], 0.0]) / max(c["max_spikes"], 1.0)
+    penalty = (
+        w["fail"] * (c["diverged_rate"] + c["stalled_rate"])
+        + w["collapse"] * c["collapse_rate"]
+        + w["unstable"] * c["unstable_rate"]
+        + w["spikes"] * _unit(spikes)
+        + w["grad"] * _unit(np.log10(c["grad_ratio"]) - 1 if c["grad_ratio"] > 0 else np.nan)
+        + w["logit"] * _unit(np.log10(c["attn_logit_max"] / 10) if c["attn_logit_max"] > 0 else 0)
+        + w["spread"] * _unit(c["seed_cv"] / SPREAD_FULL)
+    )
+    return float(max(0.0, 100.0 - penalty))
+
+
+def tier(score: float) -> str:
+    return next(name for floor, name in TIERS if score >= floor)
+
+
+def logit_growth(probes: pd.DataFrame) -> pd.Series:
+    """run_id -> largest attn_logit_max at the run's last probe minus at its first probe."""
+    p = probes[probes["metric"] == "attn_logit_max"]
+    if p.empty:
+        return pd.Series(dtype=float)
+    p = p.drop_duplicates(["run_id", "step", "layer", "head"])  # shared runs appear twice
+    per_step = p.groupby(["run_id", "step"])["value"].max().reset_index()
+    first = per_step.sort_values("step").groupby("run_id")["value"].first()
+    last = per_step.sort_values("step").groupby("run_id")["value"].last()
+    return last - first
+
+
+def _num(runs: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(runs[column], errors="coerce").to_numpy(float)
+
+
+def _mean(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else np.nan
+
+
+def _median(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else np.nan
+
+
+def _unit(x: float) -> float:
+    """Clip a term to [0, 1]; an undefined term (NaN) costs nothing."""
+    return 0.0 if not np.isfinite(x) else float(min(1.0, max(0.0, x)))

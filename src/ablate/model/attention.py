@@ -1,0 +1,128 @@
+"""Causal softmax self-attention: MHA, GQA and MQA in one class, plus the mask they share.
+
+GQA (Ainslie et al. 2023) lets groups of query heads share one key/value head; MHA is the
+case n_kv_head = n_head and MQA (Shazeer 2019) the case n_kv_head = 1, so all three are the
+same code with a different ``cfg.kv_heads``.
+
+Two paths compute the same thing: the hot path calls F.scaled_dot_product_attention (fused,
+never materialises the probabilities when it can avoid it); the probe path (``capture``
+given) writes the softmax out by hand so the probabilities and the pre-softmax logits can
+be recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ablate.config import ModelConfig
+from ablate.model.norm import RMSNorm
+
+
+@dataclass
+class AttentionMask:
+    """Which keys each query sees, and an optional additive score bias, for one length T.
+
+    visible  (T, T) bool: causal, and inside the window if there is one
+    bias     (H, T, T) float or None: ALiBi's distance penalty
+    sdpa     what F.scaled_dot_product_attention takes as attn_mask: None when plain causal
+             (then its is_causal fast path is used), else a bool or float mask
+    """
+
+    visible: torch.Tensor
+    bias: torch.Tensor | None
+    sdpa: torch.Tensor | None
+
+    @classmethod
+    def build(
+        cls, T: int, window: int | None, bias: torch.Tensor | None, device=None
+    ) -> AttentionMask:
+        i = torch.arange(T, device=device)[:, None]
+        j = torch.arange(T, device=device)[None, :]
+        visible = j <= i
+        if window is not None:
+            visible = visible & (j > i - window)  # i - window < j <= i
+        if bias is not None:
+            sdpa = bias.masked_fill(~visible, float("-inf"))
+        elif window is not None:
+            sdpa = visible
+        else:
+            sdpa = None
+        return cls(visible=visible, bias=bias, sdpa=sdpa)
+
+
+class CausalSelfAttention(nn.Module):
+    """Shared projections: one matrix for q, k, v, then the output projection."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_head, self.n_kv_head, self.head_dim = cfg.n_head, cfg.kv_heads, cfg.head_dim
+        q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
+        self.qkv = nn.Linear(cfg.d_model, q_dim + 2 * kv_dim, bias=cfg.bias)
+        self.proj = nn.Linear(q_dim, cfg.d_model, bias=cfg.bias)
+        self.proj.is_residual_output = True  # scaled init, see Transformer._init_weights
+        # qk-norm (Wortsman et al. 2023): RMSNorm over each head's channels, one gain vector
+        # shared by all heads, bounds |q . k| and so keeps attention logits from growing.
+        self.q_norm = RMSNorm(self.head_dim) if cfg.qk_norm else None
+        self.k_norm = RMSNorm(self.head_dim) if cfg.qk_norm else None
+        self.dropout = cfg.dropout
+        self.resid_dropout = nn.Dropout(cfg.dropout)
+
+    def heads(self, x: torch.Tensor, pos) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (B, T, C) -> q (B, H, T, d), k and v (B, H_kv, T, d), normalised and rotated."""
+        B, T, _ = x.shape
+        q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
+        q, k, v = self.qkv(x).split([q_dim, kv_dim, kv_dim], dim=-1)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
+        k = k.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)
+        v = v.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = pos.rotate(q, k)
+        return q, k, v
+
+    def merge(self, y: torch.Tensor) -> torch.Tensor:
+        """y (B, H, T, d) -> (B, T, C) through the output projection."""
+        B, H, T, d = y.shape
+        y = y.transpose(1, 2).reshape(B, T, H * d)
+        return self.resid_dropout(self.proj(y))
+
+
+class MultiHeadAttention(CausalSelfAttention):
+    """softmax(q k^T / sqrt(d) + bias, masked) v, with H_kv <= H key/value heads."""
+
+    def forward(
+        self, x: torch.Tensor, pos, mask: AttentionMask, capture: dict | None = None
+    ) -> torch.Tensor:
+        q, k, v = self.heads(x, pos)
+        if self.n_kv_head != self.n_head:  # each kv head serves H / H_kv query heads
+            repeat = self.n_head // self.n_kv_head
+            k = k.repeat_interleave(repeat, dim=1)
+            v = v.repeat_interleave(repeat, dim=1)
+        dropout = self.dropout if self.training else 0.0
+        if capture is None:
+            attn_mask = mask.sdpa
+            if attn_mask is not None and attn_mask.is_floating_point():
+                attn_mask = attn_mask.to(q.dtype)  # bf16 under autocast
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_mask, dropout_p=dropout, is_causal=attn_mask is None
+            )
+        else:
+            y = self.explicit(q, k, v, mask, dropout, capture)
+        return self.merge(y)
+
+    def explicit(self, q, k, v, mask: AttentionMask, dropout: float, capture: dict):
+        """The same attention written out, recording probabilities and max logits."""
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, T, T)
+        hidden = ~mask.visible
+        logit_max = scores.detach().float().masked_fill(hidden, float("-inf")).amax((0, 2, 3))
+        if mask.bias is not None:
+            scores = scores + mask.bias.to(scores.dtype)
+        probs = scores.masked_fill(hidden, float("-inf")).softmax(dim=-1)
+        capture["attn_probs"].append(probs.detach())
+        capture["attn_logit_max"].append(logit_max)
+        return F.dropout(probs, dropout, self.training) @ v

@@ -1,0 +1,209 @@
+"""Generic model tests, driven by the registries: every combination of attention x position
+x norm x placement x FFN that check_model_config accepts is built as a tiny model and must
+keep shapes, causality, determinism, finite gradients, probe-path == SDPA-path logits and
+count_params == the parameters it really has. A new registry entry is covered automatically.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+
+import pytest
+import torch
+
+from ablate.config import ModelConfig
+from ablate.model import build_model
+from ablate.model.constraints import check_model_config
+from ablate.model.params import count_params
+from ablate.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION
+
+V, B, T = 11, 2, 8
+TINY = dict(d_model=16, n_layer=2, n_head=4, n_kv_head=2, context=T, vocab_size=V)
+
+
+def tiny(**overrides) -> ModelConfig:
+    return ModelConfig(**{**TINY, **overrides})
+
+
+def _combos():
+    for attention, pos, norm, placement, ffn in itertools.product(
+        ATTENTION, POSITION, NORM, NORM_PLACEMENT, FFN
+    ):
+        cfg = tiny(attention=attention, pos=pos, norm=norm, norm_placement=placement, ffn=ffn)
+        if not check_model_config(cfg):
+            yield pytest.param(cfg, id=f"{attention}-{pos}-{norm}-{placement}-{ffn}")
+
+
+# Flags that change attention itself, crossed with attention x position (defaults elsewhere).
+def _flag_combos():
+    for attention, pos, qk_norm, window in itertools.product(
+        ATTENTION, POSITION, [False, True], [None, 3]
+    ):
+        cfg = tiny(attention=attention, pos=pos, qk_norm=qk_norm, window=window)
+        if not check_model_config(cfg):
+            yield pytest.param(cfg, id=f"{attention}-{pos}-qk{int(qk_norm)}-w{window}")
+
+
+COMBOS = list(_combos())
+FLAG_COMBOS = list(_flag_combos())
+ALL = COMBOS + FLAG_COMBOS
+
+
+def build(cfg: ModelConfig, seed: int = 0):
+    return build_model(cfg, generator=torch.Generator().manual_seed(seed))
+
+
+def tokens(seed: int = 1, length: int = T) -> torch.Tensor:
+    return torch.randint(0, V, (B, length), generator=torch.Generator().manual_seed(seed))
+
+
+def test_every_registered_name_is_exercised():
+    used = {key: {p.values[0].__dict__[key] for p in COMBOS} for key in ["attention", "pos"]}
+    assert used["attention"] == set(ATTENTION)
+    assert used["pos"] == set(POSITION)
+    assert len(COMBOS) == len(ATTENTION) * len(POSITION) * 12 - 12  # only linear+alibi is out
+
+
+@pytest.mark.parametrize("cfg", ALL)
+def test_shape_and_causality(cfg):
+    model = build(cfg).eval()
+    idx = tokens()
+    with torch.no_grad():
+        logits = model(idx)
+        assert logits.shape == (B, T, V)
+        for t in [0, 3, T - 1]:
+            changed = idx.clone()
+            changed[:, t] = (changed[:, t] + 1) % V
+            other = model(changed)
+            # positions before t must not see the change, bit for bit; position t must
+            assert torch.equal(other[:, :t], logits[:, :t])
+            assert not torch.allclose(other[:, t], logits[:, t])
+
+
+@pytest.mark.parametrize("cfg", COMBOS)
+def test_determinism(cfg):
+    a, b = build(cfg, seed=3), build(cfg, seed=3)
+    for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q), name
+    assert torch.equal(a(tokens()), b(tokens()))
+    c = build(cfg, seed=4)
+    assert not torch.equal(a.wte.weight, c.wte.weight)
+
+
+@pytest.mark.parametrize("cfg", ALL)
+def test_gradients_reach_every_parameter_and_are_finite(cfg):
+    model = build(cfg)
+    logits = model(tokens())
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), tokens(2).reshape(-1))
+    assert abs(loss.item() - math.log(V)) < 0.1  # small init: near-uniform predictions
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize("cfg", ALL)
+def test_capture_path_matches_sdpa_path(cfg):
+    model = build(cfg).eval()
+    idx = tokens()
+    cap: dict = {}
+    with torch.no_grad():
+        fast, probed = model(idx), model(idx, capture=cap)
+    torch.testing.assert_close(probed, fast, rtol=1e-5, atol=1e-5)
+    visible = cap["visible"]
+    assert visible.shape == (T, T) and visible.dtype == torch.bool
+    assert len(cap["attn_probs"]) == len(cap["attn_logit_max"]) == len(cap["resid"]) == 2
+    for probs, logit_max, resid in zip(
+        cap["attn_probs"], cap["attn_logit_max"], cap["resid"], strict=True
+    ):
+        assert probs.shape == (B, cfg.n_head, T, T)
+        assert resid.shape == (B, T, cfg.d_model)
+        assert logit_max.shape == (cfg.n_head,)
+        assert (probs[..., ~visible] == 0).all()
+        torch.testing.assert_close(probs.sum(-1), torch.ones(B, cfg.n_head, T))
+        if cfg.attention == "linear":
+            assert torch.isnan(logit_max).all()
+        else:
+            assert torch.isfinite(logit_max).all()
+    torch.testing.assert_close(cap["resid"][-1], cap["resid"][-1])  # plain tensors
+
+
+@pytest.mark.parametrize("cfg", COMBOS)
+def test_count_params_formula_matches_model(cfg):
+    for variant in [cfg, tiny(**{**cfg.__dict__, "tie_head": False, "bias": True})]:
+        model = build(variant)
+        counted = count_params(variant)
+        assert counted["total"] == sum(p.numel() for p in model.parameters()) == model.n_params()
+        assert counted["non_embedding"] == model.n_params(non_embedding=True)
+
+
+@pytest.mark.parametrize("cfg", COMBOS[:: len(FFN)])
+def test_module_groups_partition_the_parameters(cfg):
+    for variant in [cfg, tiny(**{**cfg.__dict__, "tie_head": False})]:
+        model = build(variant)
+        groups = model.module_groups()
+        grouped = [id(p) for params in groups.values() for p in params]
+        assert len(grouped) == len(set(grouped))
+        assert set(grouped) == {id(p) for p in model.parameters()}
+        kinds = {"embedding", "attention", "ffn", "norm", "head"}
+        for layer, kind in groups:
+            assert kind in kinds and -1 <= layer < variant.n_layer
+        assert (-1, "head") in groups or variant.tie_head
+        assert any(p is model.wte.weight for p in groups[(-1, "embedding")])
+        for layer in range(variant.n_layer):
+            assert {(layer, "attention"), (layer, "ffn"), (layer, "norm")} <= set(groups)
+
+
+@pytest.mark.parametrize("pos", list(POSITION))
+def test_supports_length(pos):
+    model = build(tiny(pos=pos)).eval()
+    long = tokens(length=2 * T)
+    if pos == "learned":
+        assert model.supports_length(T) and not model.supports_length(T + 1)
+        with pytest.raises(ValueError, match="model.context=8"):
+            model(long)
+    else:
+        assert model.supports_length(10 * T)
+        assert model(long).shape == (B, 2 * T, V)
+
+
+def test_build_model_rejects_bad_configs_naming_the_key():
+    with pytest.raises(ValueError, match="model.vocab_size=0"):
+        build_model(tiny(vocab_size=0))
+    with pytest.raises(ValueError, match="model.n_kv_head=3"):
+        build_model(tiny(attention="gqa", n_kv_head=3))
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        (dict(d_model=18), "model.d_model=18 is not divisible by model.n_head=4"),
+        (dict(attention="gqa", n_kv_head=None), "model.attention=gqa needs model.n_kv_head"),
+        (dict(attention="gqa", n_kv_head=3), "model.n_kv_head=3 must divide model.n_head=4"),
+        (dict(attention="linear", pos="alibi"), "model.attention=linear with model.pos=alibi"),
+        (dict(attention="linear", window=4), "model.attention=linear with model.window=4"),
+        (dict(window=0), "model.window=0 must be >= 1"),
+        (dict(pos="rope", d_model=12), "model.pos=rope needs an even head size"),
+        (dict(attention="flash"), "model.attention='flash' is not a known name"),
+        (dict(dropout=1.0), "model.dropout=1.0"),
+        (dict(n_layer=0), "model.n_layer=0"),
+    ],
+)
+def test_check_model_config_names_key_and_value(overrides, fragment):
+    errors = check_model_config(tiny(**overrides))
+    assert any(fragment in e for e in errors), errors
+
+
+def test_check_model_config_accepts_defaults_and_needs_no_torch():
+    assert check_model_config(ModelConfig()) == []  # vocab_size 0 is "from the data"
+    import subprocess
+
+    code = (
+        "import sys; import ablate.model.constraints, ablate.model.params;"
+        "from ablate.model.constraints import check_model_config;"
+        "from ablate.model.params import count_params;"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
