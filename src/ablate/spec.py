@@ -82,6 +82,7 @@ def spec_errors(spec: dict) -> list[str]:
         return errors
     model, train, data = to_configs(spec)[:3]
     errors += _train_errors(train)
+    from ablate.data.layout import train_seq_len
     from ablate.data.sources import check_data_config
     from ablate.model.constraints import check_model_config
 
@@ -89,8 +90,13 @@ def spec_errors(spec: dict) -> list[str]:
     errors += check_data_config(data)
     if model.vocab_size != 0:
         errors.append(f"model.vocab_size={model.vocab_size} is set from the data; leave it out")
-    if data.seq_len > model.context:
-        errors.append(f"data.seq_len={data.seq_len} is longer than model.context={model.context}")
+    train_len = train_seq_len(data)
+    if not errors and train_len > model.context:
+        what = "data.seq_len" if train_len == data.seq_len else "the task's sequence length"
+        errors.append(
+            f"{what} ({train_len}, data.task={data.task!r}) is longer than "
+            f"model.context={model.context}"
+        )
     return errors
 
 

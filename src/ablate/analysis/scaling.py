@@ -23,7 +23,7 @@ from ablate.analysis.seeds import usable
 
 SIZE_KEYS = {"model.d_model", "model.n_layer", "model.n_head", "model.d_ff", "model.ffn_ratio"}
 MIN_SIZES = 3
-N_BOOT = 200
+N_BOOT = 100  # refits are ~5 ms each; 3-seed resamples do not support finer tails anyway
 SEED = 0
 AXES = ["n_params_non_embedding", "flops"]
 EXTRAPOLATE = {"loss_at_4x": 4.0, "loss_at_10x": 10.0}

@@ -25,7 +25,8 @@ Score (100 = no sign of trouble; every term is clipped to [0, 1] and counts 0 if
   clipped below at 0.
 Tier: A stable (score >= 90), B shaky (>= 75), C unstable (>= 50), D broken (< 50).
 So one diverged seed in three (score <= 67) is at best C, two in three (<= 33) is D, and the
-soft terms together (at most 40 points) can push a run that always trains down to C, never D.
+four soft terms together (at most 40 points) can push a variant whose runs all end with status
+ok down to C, never to D.
 """
 
 from __future__ import annotations

@@ -70,6 +70,8 @@ class LinearAttention(CausalSelfAttention):
             weights = linear_attention_weights(q, k)
             capture["attn_probs"].append(weights.detach())
             # no softmax, so no logits to report
-            capture["attn_logit_max"].append(torch.full((self.n_head,), float("nan")))
+            capture["attn_logit_max"].append(
+                torch.full((self.n_head,), float("nan"), device=x.device)
+            )
             y = weights @ v
         return self.merge(y)

@@ -61,7 +61,7 @@ class Transformer(nn.Module):
 
     def supports_length(self, T: int) -> bool:
         """False only where positions cannot go beyond cfg.context (a learned table)."""
-        return self.pos.max_len is None or T <= self.pos.max_len
+        return self.pos.max_len is None or self.pos.max_len >= T
 
     def forward(self, idx: torch.Tensor, capture: dict | None = None) -> torch.Tensor:
         """idx (B, T) token ids -> logits (B, T, vocab).

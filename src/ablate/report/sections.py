@@ -24,14 +24,14 @@ def task_sections(page: Page, task: str, t: dict[str, pd.DataFrame], reference: 
         f"runs by seed against '{reference}'. Hover a column header for its definition."
     )
     page.add(f'<div class="scroll">{leaderboard_html(t["leaderboard"])}</div>')
-    curves(page, t, reference)
+    curves(page, t)
     gradients(page, t)
     attention(page, t, reference)
     lr_section(page, t)
     scaling_section(page, t)
 
 
-def curves(page: Page, t: dict[str, pd.DataFrame], reference: str) -> None:
+def curves(page: Page, t: dict[str, pd.DataFrame]) -> None:
     page.heading("Loss curves", 3)
     runs = t["runs"]
     initial = pd.to_numeric(runs["initial_loss"], errors="coerce")
@@ -48,7 +48,7 @@ def curves(page: Page, t: dict[str, pd.DataFrame], reference: str) -> None:
             "stops at 1.1x the initial loss so a diverging seed does not hide the others. "
             f"Long runs are thinned to {data.MAX_POINTS} points per line (band keeps extremes).",
         )
-    val = data.seed_band(data.val_evals(t["evals"], runs), "loss")
+    val = data.seed_band(data.val_evals(t["evals"]), "loss")
     if val.empty:
         page.note("No validation evaluations recorded for this task.", "empty")
     else:

@@ -52,7 +52,7 @@ def overfit_one_batch(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        loss_value = float(loss)
+        loss_value = float(loss.detach())
         if step == 1:
             initial = loss_value
         if loss_value < target:
