@@ -158,7 +158,7 @@ def test_capture_path_matches_sdpa_path(cfg):
     torch.testing.assert_close(last @ model.wte.weight.T, fast, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("cfg", COMBOS)
+@pytest.mark.parametrize("cfg", ALL)
 def test_count_params_formula_matches_model(cfg):
     for variant in [cfg, tiny(**{**cfg.__dict__, "tie_head": False, "bias": True})]:
         model = build(variant)

@@ -12,7 +12,11 @@ from ablate.config import ModelConfig
 from ablate.model import build_model
 from ablate.model.attention import AttentionMask
 from ablate.model.block import PostNormBlock, PreNormBlock
-from ablate.model.linear_attention import linear_attention_recurrent, linear_attention_weights
+from ablate.model.linear_attention import (
+    linear_attention_chunked,
+    linear_attention_recurrent,
+    linear_attention_weights,
+)
 from ablate.model.norm import LayerNorm, RMSNorm
 from ablate.model.params import count_params, flops_per_token
 from ablate.model.position import RotaryPosition, alibi_slopes, sinusoidal_table
@@ -125,14 +129,17 @@ def test_window_model_ignores_tokens_outside_the_window():
     assert not torch.allclose(a[:, 2:5], b[:, 2:5])
 
 
-def test_linear_attention_recurrent_equals_quadratic():
-    q, k, v = (torch.randn(2, 3, 10, 4, generator=gen(s)) for s in range(3))
+@pytest.mark.parametrize("length", [5, 16, 37])  # shorter than, equal to, not a multiple of
+def test_linear_attention_recurrent_chunked_and_quadratic_forms_agree(length):
+    q, k, v = (torch.randn(2, 3, length, 4, generator=gen(s)) for s in range(3))
     quadratic = linear_attention_weights(q, k) @ v
     torch.testing.assert_close(linear_attention_recurrent(q, k, v), quadratic)
+    torch.testing.assert_close(linear_attention_chunked(q, k, v, chunk=16), quadratic)
+    torch.testing.assert_close(linear_attention_chunked(q, k, v, chunk=4), quadratic)
     # the weights are phi(q_i) . phi(k_j) / sum_{j' <= i} phi(q_i) . phi(k_j'), by hand
     phi = lambda x: torch.where(x > 0, x + 1, torch.exp(x))  # noqa: E731  elu(x) + 1
     w = linear_attention_weights(q, k)
-    i = 6
+    i = length // 2
     raw = (phi(q[0, 1, i]) * phi(k[0, 1, : i + 1])).sum(-1)
     torch.testing.assert_close(w[0, 1, i, : i + 1], raw / raw.sum())
     assert (w[0, 1, i, i + 1 :] == 0).all()

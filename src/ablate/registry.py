@@ -41,6 +41,7 @@ FFN = {
     "gelu": "ablate.model.ffn:GeluMLP",
     "relu": "ablate.model.ffn:ReluMLP",
     "swiglu": "ablate.model.ffn:SwiGLU",
+    "none": "ablate.model.ffn:NoFFN",
 }
 
 PRECISION = {"fp32": None, "bf16": None}

@@ -7,7 +7,7 @@ same code with a different ``cfg.kv_heads``.
 Two paths compute the same thing: the hot path calls F.scaled_dot_product_attention (fused,
 never materialises the probabilities when it can avoid it); the probe path (``capture``
 given) writes the softmax out by hand so the probabilities and the pre-softmax logits can
-be recorded.
+be recorded. bf16 on CPU also takes the written-out path: it is the faster one there.
 """
 
 from __future__ import annotations
@@ -104,7 +104,11 @@ class MultiHeadAttention(CausalSelfAttention):
             k = k.repeat_interleave(repeat, dim=1)
             v = v.repeat_interleave(repeat, dim=1)
         dropout = self.dropout if self.training else 0.0
-        if capture is None:
+        # torch's CPU flash-attention backward is ~6x slower in bf16 than in fp32 at these
+        # sizes, and the written-out softmax ~2x faster than it (bench/bench_axes.py): under
+        # CPU autocast the explicit path is the fast one.
+        cpu_bf16 = q.device.type == "cpu" and q.dtype == torch.bfloat16
+        if capture is None and not cpu_bf16:
             attn_mask = mask.sdpa
             if attn_mask is not None and attn_mask.is_floating_point():
                 attn_mask = attn_mask.to(q.dtype)  # bf16 under autocast
@@ -115,14 +119,16 @@ class MultiHeadAttention(CausalSelfAttention):
             y = self.explicit(q, k, v, mask, dropout, capture)
         return self.merge(y)
 
-    def explicit(self, q, k, v, mask: AttentionMask, dropout: float, capture: dict):
-        """The same attention written out, recording probabilities and max logits."""
+    def explicit(self, q, k, v, mask: AttentionMask, dropout: float, capture: dict | None):
+        """The same attention written out; records probabilities and max logits if asked."""
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, T, T)
         hidden = ~mask.visible
-        logit_max = scores.detach().float().masked_fill(hidden, float("-inf")).amax((0, 2, 3))
+        if capture is not None:
+            logit_max = scores.detach().float().masked_fill(hidden, float("-inf"))
+            capture["attn_logit_max"].append(logit_max.amax((0, 2, 3)))
         if mask.bias is not None:
             scores = scores + mask.bias.to(scores.dtype)
         probs = scores.masked_fill(hidden, float("-inf")).softmax(dim=-1)
-        capture["attn_probs"].append(probs.detach())
-        capture["attn_logit_max"].append(logit_max)
-        return F.dropout(probs, dropout, self.training) @ v
+        if capture is not None:
+            capture["attn_probs"].append(probs.detach())
+        return F.dropout(probs, dropout, self.training).to(v.dtype) @ v

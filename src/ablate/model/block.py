@@ -28,14 +28,18 @@ class Block(nn.Module):
         norm = resolve(NORM, cfg.norm)
         self.norm1 = norm.from_config(cfg)
         self.attn = resolve(ATTENTION, cfg.attention)(cfg)
-        self.norm2 = norm.from_config(cfg)
-        self.ffn = resolve(FFN, cfg.ffn)(cfg)
+        ffn = resolve(FFN, cfg.ffn)
+        # an attention-only block (ffn "none") has no second sub-layer and no norm for it
+        self.has_ffn = getattr(ffn, "present", True)
+        if self.has_ffn:
+            self.norm2 = norm.from_config(cfg)
+            self.ffn = ffn(cfg)
 
 
 class PreNormBlock(Block):
     def forward(self, x: torch.Tensor, pos, mask, capture: dict | None = None) -> torch.Tensor:
         x = x + self.attn(self.norm1(x), pos, mask, capture)
-        return x + self.ffn(self.norm2(x))
+        return x + self.ffn(self.norm2(x)) if self.has_ffn else x
 
 
 class PostNormBlock(Block):
@@ -43,4 +47,4 @@ class PostNormBlock(Block):
 
     def forward(self, x: torch.Tensor, pos, mask, capture: dict | None = None) -> torch.Tensor:
         x = self.norm1(x + self.attn(x, pos, mask, capture))
-        return self.norm2(x + self.ffn(x))
+        return self.norm2(x + self.ffn(x)) if self.has_ffn else x

@@ -1,4 +1,4 @@
-"""Position-wise feed-forward networks: 2-matrix MLPs (GELU, ReLU) and SwiGLU."""
+"""Position-wise feed-forward networks: 2-matrix MLPs (GELU, ReLU), SwiGLU, or none."""
 
 from __future__ import annotations
 
@@ -58,3 +58,14 @@ class SwiGLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.down(F.silu(self.gate(x)) * self.up(x)))
+
+
+class NoFFN(nn.Module):
+    """No feed-forward sub-layer at all: an attention-only transformer, the setting in
+    which induction heads were first studied (Olsson et al. 2022). The block skips the
+    sub-layer and its norm (``present = False``)."""
+
+    present = False
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()

@@ -33,6 +33,8 @@ def block_params(cfg: ModelConfig) -> dict[str, int]:
     attention = _linear(cfg, C, q_dim + 2 * kv_dim) + _linear(cfg, q_dim, C)
     if cfg.qk_norm:
         attention += 2 * d  # RMSNorm gains over head_dim for q and for k
+    if cfg.ffn == "none":  # attention-only: no FFN sub-layer, so no second norm either
+        return {"attention": attention, "ffn": 0, "norm": _norm(cfg, C)}
     h = ffn_width(cfg)
     n_in = 2 if cfg.ffn == "swiglu" else 1  # SwiGLU has a gate and an up projection
     ffn = n_in * _linear(cfg, C, h) + _linear(cfg, h, C)
