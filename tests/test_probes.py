@@ -64,6 +64,17 @@ def test_spike_detector_finds_placed_spikes_and_none_in_smooth_series():
     assert found == places
 
 
+def test_spike_detector_flags_a_level_shift_only_briefly():
+    """A grad norm that settles at a higher level is one event, not hundreds of spikes."""
+    rng = random.Random(1)
+    series = [1.0 + 0.01 * rng.gauss(0, 1) for _ in range(300)]
+    series += [2.0 + 0.02 * rng.gauss(0, 1) for _ in range(300)]
+    det = SpikeDetector(window=25, k=6.0)
+    flagged = [i for i, v in enumerate(series) if det.update(v)]
+    assert flagged and flagged[0] == 300
+    assert len(flagged) <= 13 and max(flagged) < 313
+
+
 def test_group_norms_combine_to_global_norm():
     torch.manual_seed(0)
     a, b, c = (torch.nn.Parameter(torch.randn(s)) for s in [(3, 4), (5,), (2, 2)])

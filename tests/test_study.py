@@ -124,3 +124,11 @@ def test_schema_lists_exactly_the_config_keys():
 def test_shipped_configs_are_valid(path, repo_root):
     runs = expand_study(load_config(repo_root / path))
     assert runs
+
+
+def test_seeds_from_the_snakemake_command_line_become_ints():
+    from ablate.study import from_command_line
+
+    assert from_command_line({"seeds": ["0", "1", "12"]})["seeds"] == [0, 1, 12]
+    with pytest.raises(ConfigError, match="seeds"):
+        expand_study(from_command_line(CONFIG | {"seeds": ["0", "x"]}))

@@ -173,3 +173,16 @@ def test_post_ln_without_warmup_at_high_lr_stalls_while_pre_ln_trains(
     if status == "stalled":
         assert summary["n_loss_spikes"] <= 5 and math.isfinite(summary["final_train_loss"])
         assert summary["final_train_loss"] == pytest.approx(summary["baseline_loss"], abs=0.1)
+
+
+def test_setup_turns_on_deterministic_kernels():
+    import torch
+
+    from ablate.train.loop import setup
+
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        setup(spec(), threads=1)
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before)

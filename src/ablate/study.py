@@ -82,6 +82,19 @@ def schema_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
     return errors
 
 
+def from_command_line(config: dict) -> dict:
+    """Undo Snakemake's typing of ``--config`` lists: ``seeds=[0,1,2]`` arrives as
+    ['0', '1', '2']. Integer-looking seeds become ints; anything else is left for the
+    schema to reject with its key named."""
+    seeds = config.get("seeds")
+    if isinstance(seeds, list):
+        config = dict(config)
+        config["seeds"] = [
+            int(s) if isinstance(s, str) and s.strip().lstrip("-").isdigit() else s for s in seeds
+        ]
+    return config
+
+
 def variants(config: dict) -> list[Variant]:
     base = config.get("base") or {}
     out = [Variant("baseline", "base", {})]

@@ -10,9 +10,10 @@ if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
 from ablate.data.sources import corpus_files
-from ablate.study import ConfigError, expand_study, manifest
+from ablate.study import ConfigError, expand_study, from_command_line, manifest
 from ablate.spec import to_configs
 
+config.update(from_command_line(config))
 try:
     RUNS = expand_study(config)
 except ConfigError as error:

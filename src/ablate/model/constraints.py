@@ -8,19 +8,16 @@ inside a training job minutes later. ``build_model`` runs the same checks.
 from __future__ import annotations
 
 from ablate.config import ModelConfig
-from ablate.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION
+from ablate.registry import CHOICES
 
 
 def check_model_config(cfg: ModelConfig) -> list[str]:
     """Return one message per problem (empty list: the config can build a model)."""
     errors: list[str] = []
-    for key, registry in [
-        ("attention", ATTENTION),
-        ("pos", POSITION),
-        ("norm", NORM),
-        ("norm_placement", NORM_PLACEMENT),
-        ("ffn", FFN),
-    ]:
+    for dotted, registry in CHOICES.items():
+        section, key = dotted.split(".")
+        if section != "model":
+            continue
         value = getattr(cfg, key)
         if value not in registry:
             errors.append(

@@ -3,7 +3,12 @@
 A value is a spike when it exceeds the rolling median of the previous ``window`` values by
 more than ``k`` robust standard deviations (1.4826 * median absolute deviation, which
 equals the standard deviation for Gaussian noise but ignores the outliers themselves).
-Only upward jumps count: a falling loss is learning, not instability.
+Only upward jumps count: a falling loss is learning, not instability. A spike must also
+be at least ``min_jump`` (25%) above that median, so that the tiny fluctuations of a very
+smooth series are not called spikes. Every value enters the history, spikes too: a lasting
+level shift is then flagged for at most about half a window, not for the rest of the run
+(measured: keeping spikes out flagged 542 of 600 steps of a run whose grad norm settled
+at a higher level).
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ MAD_TO_STD = 1.4826
 
 
 class SpikeDetector:
-    def __init__(self, window: int = 25, k: float = 6.0, min_scale: float = 1e-3):
+    def __init__(
+        self, window: int = 25, k: float = 6.0, min_scale: float = 1e-3, min_jump: float = 0.25
+    ):
         self.window = window
         self.k = k
+        self.min_jump = min_jump
         # floor on the robust deviation, relative to the median: a perfectly flat history
         # (MAD = 0) must not turn every tiny wiggle into a spike
         self.min_scale = min_scale
@@ -33,8 +41,6 @@ class SpikeDetector:
             med = median(self.history)
             mad = median(abs(v - med) for v in self.history)
             scale = max(MAD_TO_STD * mad, self.min_scale * abs(med))
-            spike = value > med + self.k * scale
-        # spikes do not enter the history, so one spike does not mask the next
-        if not spike:
-            self.history.append(value)
+            spike = value > med + self.k * scale and value > med + self.min_jump * abs(med)
+        self.history.append(value)
         return spike
