@@ -23,23 +23,21 @@ import torch
 
 from ablate.config import ModelConfig
 from ablate.model import build_model
+from ablate.registry import CHOICES
 
 BASE = ModelConfig(vocab_size=65)
-VARIANTS = {
-    "baseline": {},
-    "attention=gqa (2 kv)": dict(attention="gqa", n_kv_head=2),
-    "attention=mqa": dict(attention="mqa"),
-    "attention=linear": dict(attention="linear"),
+# every registered value of every model axis (so a new registry entry is benchmarked
+# too), plus the boolean / numeric options
+VARIANTS = {"baseline": {}}
+for _dotted, _registry in CHOICES.items():
+    _section, _key = _dotted.split(".")
+    for _name in _registry if _section == "model" else []:
+        if _name != getattr(BASE, _key):
+            extra = {"n_kv_head": 2} if _name == "gqa" else {}
+            VARIANTS[f"{_key}={_name}"] = {_key: _name} | extra
+VARIANTS |= {
     "qk_norm": dict(qk_norm=True),
     "window=16": dict(window=16),
-    "pos=sinusoidal": dict(pos="sinusoidal"),
-    "pos=rope": dict(pos="rope"),
-    "pos=alibi": dict(pos="alibi"),
-    "pos=none": dict(pos="none"),
-    "norm=rmsnorm": dict(norm="rmsnorm"),
-    "norm_placement=post": dict(norm_placement="post"),
-    "ffn=relu": dict(ffn="relu"),
-    "ffn=swiglu": dict(ffn="swiglu"),
     "ffn=swiglu matched": dict(ffn="swiglu", ffn_match_params=True),
     "tie_head=false": dict(tie_head=False),
     "bias=true": dict(bias=True),

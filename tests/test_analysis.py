@@ -139,6 +139,27 @@ def test_variant_diverging_on_two_of_three_seeds_ranks_below_a_stable_one():
     assert list(board.sort_values("rank").index) == ["steady", "baseline", "risky"]
 
 
+def test_soft_warnings_do_not_outrank_a_large_loss_gap():
+    """All runs ok: a noisy variant that learns the task beats a smooth one that does not,
+    though its seed spread costs it stability points (the induction case of the default
+    study)."""
+    rows = [  # noisy: seed spread, grad-norm spikes, large attention logits
+        run_row(
+            "baseline",
+            s,
+            final_val_loss=0.3 + 0.4 * s,
+            n_grad_spikes=20,
+            final_attn_logit_max=100.0,
+        )
+        for s in range(3)
+    ]
+    rows += [run_row("shallow", s, {"model.n_layer": 1}, final_val_loss=2.2) for s in range(3)]
+    board = _board(fake_runs(rows)).set_index("variant")
+    assert board.loc["baseline", "tier"] == "C" and board.loc["shallow", "tier"] == "A"
+    assert (board["failure_rate"] == 0).all()
+    assert list(board.sort_values("rank").index) == ["baseline", "shallow"]
+
+
 def test_lr_sensitivity_equals_hand_computed_value():
     l0 = 3.0
     table = {  # lr -> per-seed (final_val_loss, status)

@@ -20,7 +20,8 @@ def task_sections(page: Page, task: str, t: dict[str, pd.DataFrame], reference: 
     page.heading(f"Task: {task}", 2, anchor=f"task-{task}")
     page.heading("Leaderboard", 3)
     page.note(
-        "Ranked by stability tier, then mean final val loss (see Methods). Δ vs baseline pairs "
+        "Ranked by failure rate (runs not ok), then mean final val loss (see Methods); the "
+        "tier and score are warnings beside the rank. Δ vs baseline pairs "
         f"runs by seed against '{reference}'. Hover a column header for its definition."
     )
     page.add(f'<div class="scroll">{leaderboard_html(t["leaderboard"])}</div>')
