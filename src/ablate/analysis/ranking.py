@@ -7,9 +7,10 @@ better; a variant with no usable loss goes last), then by variant name so ties a
 the same way every time. The stability score and tier are shown beside the rank but do not
 set it: their soft terms (spikes, grad-norm ratio, logit growth, seed spread) are warnings,
 and measured on the default study they put a 1-layer model that cannot do induction
-(accuracy 0.23) above the 2-layer one that does (0.84) when they decided the order. Every component behind the rank
-(seed statistics, the paired difference against the baseline, the stability components and
-status counts) is a column, so the rank can be checked by eye.
+(accuracy 0.23) above the 2-layer one that does (0.84) when they decided the order.
+Every component behind the rank (seed statistics, the paired difference against the
+baseline, the stability components and status counts) is a column, so the rank can be
+checked by eye.
 """
 
 from __future__ import annotations
