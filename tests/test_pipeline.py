@@ -135,3 +135,17 @@ def test_bad_config_fails_before_any_job(study, patch, needle):
         (str(p), p.stat().st_mtime_ns) for p in (workdir / "results").rglob("*") if p.is_file()
     )
     assert after == snapshot
+
+
+def test_configfile_replaces_config_yaml_instead_of_merging(study, tmp_path):
+    """--configfile names another study; none of config.yaml's variants leak into it."""
+    workdir, config = study
+    other = {k: v for k, v in config.items() if k not in ("ablations", "grids")}
+    other |= {"study": "other", "seeds": [5]}
+    path = tmp_path / "other.yaml"
+    path.write_text(yaml.safe_dump(other))
+    result = snakemake(workdir, "-n", "--configfile", str(path))
+    assert result.returncode == 0, result.stderr
+    # the baseline with seed 5 only; merged, the tiny study's 3 other variants would come too
+    assert train_jobs(result.stdout + result.stderr) == 1
+    assert "reports/other.html" in result.stdout + result.stderr
