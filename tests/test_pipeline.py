@@ -52,6 +52,13 @@ def test_study_writes_tables_and_report(study):
     assert len(runs) == n_variants * len(config["seeds"])
     assert set(runs["status"]) <= {"ok", "diverged", "stalled", "unstable", "collapsed"}
     assert (runs["steps_done"] > 0).all()
+    # the study tables are plain Parquet: pyarrow and duckdb read them as pandas does
+    import duckdb
+    import pyarrow.parquet as pq
+
+    path = workdir / "results" / "tiny" / "runs.parquet"
+    assert pq.read_table(path).num_rows == len(runs)
+    assert duckdb.sql(f"select count(*) from '{path}'").fetchall()[0][0] == len(runs)
     steps = pd.read_parquet(workdir / "results" / "tiny" / "steps.parquet")
     assert len(steps) == runs["steps_done"].sum()
     for name in ["evals", "grads", "probes", "attn_maps"]:
