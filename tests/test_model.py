@@ -57,15 +57,6 @@ FLAG_COMBOS = list(_flag_combos())
 ALL = COMBOS + FLAG_COMBOS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids oversubscription stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def build(cfg: ModelConfig, seed: int = 0):
     return build_model(cfg, generator=torch.Generator().manual_seed(seed))
 

@@ -24,14 +24,6 @@ from ablate.model.position import RotaryPosition, alibi_slopes, sinusoidal_table
 V, B, T = 11, 2, 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(**overrides) -> ModelConfig:
     base = dict(d_model=16, n_layer=2, n_head=4, context=T, vocab_size=V)
     return ModelConfig(**{**base, **overrides})
