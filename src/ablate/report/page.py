@@ -114,6 +114,14 @@ class Page:
         cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
         self.add(f'<figure><div class="chart" id="{ident}"></div>{cap}</figure>')
 
+    def chart_or_note(self, frame, build, caption: str, empty: str) -> None:
+        """``build(frame)`` as a chart, or, when the frame has no rows, a note saying what
+        is missing: a study without that data still gets a complete report."""
+        if frame.empty:
+            self.note(empty, "empty")
+        else:
+            self.chart(build(frame), caption)
+
     def render(self) -> str:
         specs = _script_safe(json.dumps(self.specs, separators=(",", ":"), allow_nan=False))
         return "\n".join(

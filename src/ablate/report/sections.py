@@ -37,61 +37,54 @@ def curves(page: Page, t: dict[str, pd.DataFrame]) -> None:
     runs = t["runs"]
     initial = pd.to_numeric(runs["initial_loss"], errors="coerce")
     y_max = float(1.1 * initial.max()) if np.isfinite(initial.max()) else None
-    band = data.seed_band(t["steps"], "loss")
-    if band.empty:
-        page.note("No training steps recorded for this task.", "empty")
-    else:
-        page.chart(
-            curve_chart(
-                band, "Training loss (seed mean, band: seed min..max)", "train loss", y_max=y_max
-            ),
-            "Click a legend entry to highlight a variant (shift-click for several). The y axis "
-            "stops at 1.1x the initial loss so a diverging seed does not hide the others. "
-            f"Long runs are thinned to {data.MAX_POINTS} points per line (band keeps extremes).",
-        )
-    val = data.seed_band(data.val_evals(t["evals"]), "loss")
-    if val.empty:
-        page.note("No validation evaluations recorded for this task.", "empty")
-    else:
-        page.chart(
-            curve_chart(val, "Validation loss at the training length", "val loss", y_max=y_max),
-            "Evaluated every train.eval_every steps on the fixed validation set.",
-        )
+    page.chart_or_note(
+        data.seed_band(t["steps"], "loss"),
+        lambda band: curve_chart(
+            band, "Training loss (seed mean, band: seed min..max)", "train loss", y_max=y_max
+        ),
+        "Click a legend entry to highlight a variant (shift-click for several). The y axis "
+        "stops at 1.1x the initial loss so a diverging seed does not hide the others. "
+        f"Long runs are thinned to {data.MAX_POINTS} points per line (band keeps extremes).",
+        "No training steps recorded for this task.",
+    )
+    page.chart_or_note(
+        data.seed_band(data.val_evals(t["evals"]), "loss"),
+        lambda val: curve_chart(
+            val, "Validation loss at the training length", "val loss", y_max=y_max
+        ),
+        "Evaluated every train.eval_every steps on the fixed validation set.",
+        "No validation evaluations recorded for this task.",
+    )
 
 
 def gradients(page: Page, t: dict[str, pd.DataFrame]) -> None:
     page.heading("Gradient norms", 3)
-    band = data.seed_band(t["steps"], "grad_norm")
-    if band.empty:
-        page.note("No gradient norms recorded for this task.", "empty")
-    else:
-        page.chart(
-            curve_chart(band, "Global gradient norm before clipping", "grad norm", log_y=True),
-            "Log scale. Spikes in the band that the mean line does not show come from one seed.",
-        )
-    heat = data.layer_grad_heat(t["grads"])
-    if heat.empty:
-        page.note("No per-layer gradient norms (grads table) for this task.", "empty")
-    else:
-        variants = sorted(heat["variant"].unique())
-        page.chart(
-            grad_heatmap(heat, variants),
-            "Per layer: the L2 norm of all its modules' gradients, averaged over seeds and over "
-            f"steps in up to {data.MAX_HEAT_STEPS} bins. Pick the variant in the drop-down.",
-        )
+    page.chart_or_note(
+        data.seed_band(t["steps"], "grad_norm"),
+        lambda band: curve_chart(
+            band, "Global gradient norm before clipping", "grad norm", log_y=True
+        ),
+        "Log scale. Spikes in the band that the mean line does not show come from one seed.",
+        "No gradient norms recorded for this task.",
+    )
+    page.chart_or_note(
+        data.layer_grad_heat(t["grads"]),
+        lambda heat: grad_heatmap(heat, sorted(heat["variant"].unique())),
+        "Per layer: the L2 norm of all its modules' gradients, averaged over seeds and over "
+        f"steps in up to {data.MAX_HEAT_STEPS} bins. Pick the variant in the drop-down.",
+        "No per-layer gradient norms (grads table) for this task.",
+    )
 
 
 def attention(page: Page, t: dict[str, pd.DataFrame], reference: str) -> None:
     page.heading("Attention", 3)
-    heat = data.entropy_heat(t["probes"])
-    if heat.empty:
-        page.note("No attention probes (attn_entropy) for this task.", "empty")
-    else:
-        page.chart(
-            entropy_heatmap(heat, sorted(heat["variant"].unique())),
-            "Normalised entropy of each head's attention on the probe batch: 1 = uniform over "
-            "the visible keys, 0 = one-hot. A row going dark is a head collapsing.",
-        )
+    page.chart_or_note(
+        data.entropy_heat(t["probes"]),
+        lambda heat: entropy_heatmap(heat, sorted(heat["variant"].unique())),
+        "Normalised entropy of each head's attention on the probe batch: 1 = uniform over "
+        "the visible keys, 0 = one-hot. A row going dark is a head collapsing.",
+        "No attention probes (attn_entropy) for this task.",
+    )
     chosen = data.map_variants(t["leaderboard"], reference)
     maps = data.attention_maps(t["attn_maps"], chosen)
     if maps.empty:
