@@ -34,9 +34,9 @@ def attention_rows(capture: dict, step: int, collapse_threshold: float) -> list[
         for head in range(entropy.numel()):
             e = float(entropy[head])
             rows += [
-                _row(step, layer, head, "attn_entropy", e),
-                _row(step, layer, head, "attn_logit_max", float(logit_max[head])),
-                _row(step, layer, head, "attn_collapsed", float(e < collapse_threshold)),
+                probe_row(step, layer, head, "attn_entropy", e),
+                probe_row(step, layer, head, "attn_logit_max", float(logit_max[head])),
+                probe_row(step, layer, head, "attn_collapsed", float(e < collapse_threshold)),
             ]
     return rows
 
@@ -57,5 +57,6 @@ def attention_map_rows(capture: dict, max_len: int = 64) -> list[dict]:
     return rows
 
 
-def _row(step: int, layer: int, head: int, metric: str, value: float) -> dict:
+def probe_row(step: int, layer: int, head: int, metric: str, value: float) -> dict:
+    """One row of the probes table (tables.TABLES['probes']); head -1 for layer-level."""
     return {"step": step, "layer": layer, "head": head, "metric": metric, "value": value}

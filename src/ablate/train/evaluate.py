@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ablate.probes.attention import attention_map_rows, attention_rows
+from ablate.probes.attention import attention_rows, probe_row
 from ablate.probes.gradients import update_ratios
 
 
@@ -90,25 +90,16 @@ def probe(model, batch, step, collapse_threshold, snapshot, steps_since, autocas
     rows = attention_rows(capture, step, collapse_threshold)
     for layer, resid in enumerate(capture["resid"]):
         rms = float(resid.float().pow(2).mean().sqrt())
-        rows.append(_row(step, layer, "resid_rms", rms))
+        rows.append(probe_row(step, layer, -1, "resid_rms", rms))
     if snapshot is not None:
         for layer, ratio in enumerate(update_ratios(model, snapshot, steps_since)):
-            rows.append(_row(step, layer, "update_ratio", ratio))
+            rows.append(probe_row(step, layer, -1, "update_ratio", ratio))
     logits = logits.float()
-    rows.append(_row(step, -1, "out_logit_max", float(logits.abs().max())))
-    rows.append(_row(step, -1, "out_log_z", float(torch.logsumexp(logits, -1).mean())))
-    entropies = [r["value"] for r in rows if r["metric"] == "attn_entropy"]
-    n_head = len(entropies) // max(len(capture["attn_probs"]), 1)
-    layer_entropy = [
-        sum(entropies[i * n_head : (i + 1) * n_head]) / n_head
-        for i in range(len(capture["attn_probs"]))
+    rows.append(probe_row(step, -1, -1, "out_logit_max", float(logits.abs().max())))
+    rows.append(probe_row(step, -1, -1, "out_log_z", float(torch.logsumexp(logits, -1).mean())))
+    by_layer = [  # what the collapse status looks at: per layer, the heads' entropies
+        [r["value"] for r in rows if r["metric"] == "attn_entropy" and r["layer"] == layer]
+        for layer in range(len(capture["attn_probs"]))
     ]
+    layer_entropy = [sum(heads) / len(heads) for heads in by_layer]
     return rows, layer_entropy, capture
-
-
-def final_attention_maps(capture: dict) -> list[dict]:
-    return attention_map_rows(capture)
-
-
-def _row(step: int, layer: int, metric: str, value: float) -> dict:
-    return {"step": step, "layer": layer, "head": -1, "metric": metric, "value": value}

@@ -21,11 +21,12 @@ import torch
 
 from ablate.data import build_task
 from ablate.model import build_model
+from ablate.probes.attention import attention_map_rows
 from ablate.probes.gradients import group_grad_norms, layer_snapshot
 from ablate.probes.spikes import SpikeDetector
 from ablate.probes.status import classify, divergence
 from ablate.spec import to_configs
-from ablate.train.evaluate import evaluate, final_attention_maps, masked_loss, probe
+from ablate.train.evaluate import evaluate, masked_loss, probe
 from ablate.train.outputs import write_json, write_table
 from ablate.train.schedule import lr_at
 
@@ -212,7 +213,7 @@ def train_run(
     write_table(out / "evals.parquet", "evals", evals)
     write_table(out / "grads.parquet", "grads", grads)
     write_table(out / "probes.parquet", "probes", probes)
-    write_table(out / "attn_maps.parquet", "attn_maps", final_attention_maps(capture))
+    write_table(out / "attn_maps.parquet", "attn_maps", attention_map_rows(capture))
     write_json(out / "summary.json", summary)  # last: its presence marks a complete run
     log(
         f"done: status {outcome.status} {outcome.reason}; final val loss "
