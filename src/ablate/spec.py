@@ -18,7 +18,7 @@ import typing
 from typing import Any
 
 from ablate.config import SECTIONS, DataConfig, ModelConfig, TrainConfig
-from ablate.registry import CHOICES
+from ablate.registry import PRECISION
 
 
 class SpecError(ValueError):
@@ -72,26 +72,17 @@ def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = N
 
 def spec_errors(spec: dict) -> list[str]:
     """Every value problem of a resolved spec, each message naming key and value."""
-    errors = []
-    for dotted, registry in CHOICES.items():
-        section, key = dotted.split(".")
-        value = spec[section][key]
-        if value not in registry:
-            errors.append(f"{dotted}={value!r} is not a known name; valid: {', '.join(registry)}")
-    if errors:  # the checks below assume known names
-        return errors
-    model, train, data = to_configs(spec)[:3]
-    errors += _train_errors(train)
+    # registry names are checked by the section checkers, each beside its own rules
     from ablate.data.layout import train_seq_len
     from ablate.data.sources import check_data_config
     from ablate.model.constraints import check_model_config
 
-    errors += check_model_config(model)
-    errors += check_data_config(data)
+    model, train, data = to_configs(spec)[:3]
+    errors = _train_errors(train) + check_model_config(model) + check_data_config(data)
     if model.vocab_size != 0:
         errors.append(f"model.vocab_size={model.vocab_size} is set from the data; leave it out")
-    train_len = train_seq_len(data)
-    if not errors and train_len > model.context:
+    train_len = train_seq_len(data) if not errors else 0  # needs a known, valid task
+    if train_len > model.context:
         what = "data.seq_len" if train_len == data.seq_len else "the task's sequence length"
         errors.append(
             f"{what} ({train_len}, data.task={data.task!r}) is longer than "
@@ -102,6 +93,7 @@ def spec_errors(spec: dict) -> list[str]:
 
 def _train_errors(t: TrainConfig) -> list[str]:
     checks = [
+        ("precision", t.precision in PRECISION, f"one of {', '.join(PRECISION)}"),
         ("steps", t.steps >= 1, ">= 1"),
         ("batch_size", t.batch_size >= 1, ">= 1"),
         ("lr", t.lr > 0, "> 0"),
