@@ -197,8 +197,8 @@ def train_run(
         "n_clipped": sum(r["clipped"] for r in steps),
         "max_grad_norm": max(grad_norms),
         "median_grad_norm": statistics.median(grad_norms),
-        "final_attn_entropy_min": _min_metric(last_attn, "attn_entropy"),
-        "final_attn_logit_max": _max_metric(last_attn, "attn_logit_max"),
+        "final_attn_entropy_min": min(_finite(last_attn, "attn_entropy"), default=math.nan),
+        "final_attn_logit_max": max(_finite(last_attn, "attn_logit_max"), default=math.nan),
         "tokens": tokens,
         "flops": 6.0 * n_nonemb * tokens,
         "tokens_per_s": tokens / train_time if train_time > 0 else math.nan,
@@ -227,14 +227,8 @@ def _probe(model, batch, step, t, snapshot, steps_since, autocast):
     return probe(model, batch, step, t.collapse_threshold, snapshot, steps_since, autocast)
 
 
-def _min_metric(rows, metric):
-    values = [r["value"] for r in rows if r["metric"] == metric and math.isfinite(r["value"])]
-    return min(values, default=math.nan)
-
-
-def _max_metric(rows, metric):
-    values = [r["value"] for r in rows if r["metric"] == metric and math.isfinite(r["value"])]
-    return max(values, default=math.nan)
+def _finite(rows: list[dict], metric: str) -> list[float]:
+    return [r["value"] for r in rows if r["metric"] == metric and math.isfinite(r["value"])]
 
 
 def _progress(total: int):
