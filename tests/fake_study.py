@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ablate.spec import canonical_json, resolve_spec, set_dotted, spec_hash
-from ablate.tables import RUN_COLUMNS, STUDY_KEYS, SUMMARY, TABLES
+from ablate.collect import STUDY_TABLES
+from ablate.spec import NUMERICS_VERSION, canonical_json, resolve_spec, set_dotted, spec_hash
+from ablate.tables import JUDGED, RUN_COLUMNS, STUDY_KEYS, SUMMARY, TABLES
 
 TASK = "shakespeare_char"
 LN_VOCAB = math.log(65)
-RUNS_COLUMNS = list(STUDY_KEYS) + list(RUN_COLUMNS) + list(SUMMARY)
+RUNS_COLUMNS = list(STUDY_KEYS) + list(RUN_COLUMNS) + list(JUDGED) + list(SUMMARY)
 
 
 def make_spec(overrides: dict, seed: int, task: str = TASK) -> dict:
@@ -65,6 +66,8 @@ def run_row(
         "reason": "",
         "status_step": -1,
         "steps_done": spec["train"]["steps"],
+        "diverged_step": -1,
+        "diverged_reason": "",
         "n_params": n + 65 * spec["model"]["d_model"],
         "n_params_non_embedding": n,
         "initial_loss": LN_VOCAB,
@@ -88,6 +91,8 @@ def run_row(
         "wall_s": tokens / 10000.0,
         "threads": 1,
         "torch_version": "2.13.0",
+        "numerics_version": NUMERICS_VERSION,
+        "resumed_at": "",
     }
     unknown = set(summary) - set(row)
     if unknown:
@@ -153,6 +158,8 @@ def _synthetic(name, seed, base, overrides, task, group) -> dict:
         row |= {
             "status": "diverged",
             "status_step": steps // 2,
+            "diverged_step": steps // 2,
+            "diverged_reason": f"loss is nan at step {steps // 2}",
             "steps_done": steps // 2,
             "reason": f"loss is nan at step {steps // 2}",
             "final_val_loss": float("nan"),
@@ -187,7 +194,7 @@ def write_study(study_dir: str | Path, runs: pd.DataFrame, name: str = "fake") -
     for row in runs.to_dict("records"):
         keys = {k: row[k] for k in STUDY_KEYS}
         for table, frame in run_tables(row).items():
-            parts[table].append(frame.assign(**keys)[list(STUDY_KEYS) + list(TABLES[table])])
+            parts[table].append(frame.assign(**keys)[list(STUDY_KEYS) + STUDY_TABLES[table]])
     runs.to_parquet(study_dir / "runs.parquet", index=False)
     for table, frames in parts.items():
         pd.concat(frames, ignore_index=True).to_parquet(study_dir / f"{table}.parquet")
@@ -265,11 +272,7 @@ def run_tables(row: dict) -> dict[str, pd.DataFrame]:
                 logit = 0.1 + frac * (row["final_attn_logit_max"] - 0.1) * (head + 1) / heads
                 probes += [
                     {"step": s, "layer": layer, "head": head, "metric": m, "value": v}
-                    for m, v in (
-                        ("attn_entropy", ent),
-                        ("attn_logit_max", logit),
-                        ("attn_collapsed", float(ent < 0.05)),
-                    )
+                    for m, v in (("attn_entropy", ent), ("attn_logit_max", logit))
                 ]
             probes.append(
                 {"step": s, "layer": layer, "head": -1, "metric": "resid_rms", "value": 1.0 + frac}

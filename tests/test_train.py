@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 
 import ablate.train.loop as loop
+from ablate.collect import read_run
+from ablate.config import StatusRules
 from ablate.registry import CHOICES
 from ablate.spec import check_spec, resolve_spec
-from ablate.tables import SUMMARY, TABLES
+from ablate.tables import EXECUTION_COLUMNS, SUMMARY, TABLES
 from ablate.train.sanity import overfit_one_batch
 
 TINY = {
@@ -27,7 +29,10 @@ TINY = {
     "data": {"task": "induction", "seq_len": 32, "vocab": 16},
 }
 
-TIMING = {"time_s"}  # wall-clock columns cannot be bit-identical
+
+def judged(run_dir) -> dict:
+    """The run's summary with the status collect gives it under the default rules."""
+    return read_run(run_dir, StatusRules())[0]
 
 
 def spec(overrides=None, seed=0):
@@ -65,9 +70,9 @@ def test_same_spec_and_seed_give_bit_identical_metrics(tmp_path):
     for name in TABLES:
         fa = pd.read_parquet(tmp_path / "a" / f"{name}.parquet")
         fb = pd.read_parquet(tmp_path / "b" / f"{name}.parquet")
-        keep = [c for c in fa.columns if c not in TIMING]
+        keep = [c for c in fa.columns if c not in EXECUTION_COLUMNS]
         pd.testing.assert_frame_equal(fa[keep], fb[keep], check_exact=True)
-    deterministic = {k for k in SUMMARY if k not in {"wall_s", "tokens_per_s"}}
+    deterministic = {k for k in SUMMARY if k not in EXECUTION_COLUMNS}
     assert {k: a[k] for k in deterministic} == pytest.approx({k: b[k] for k in deterministic})
     c = loop.train_run(spec(seed=1), tmp_path / "c", log=lambda m: None)
     assert c["final_train_loss"] != a["final_train_loss"]
@@ -87,9 +92,10 @@ def test_injected_nan_stops_the_run_as_diverged_at_that_step(tmp_path, monkeypat
 
     monkeypatch.setattr(loop, "masked_loss", poisoned)
     summary = loop.train_run(spec(), tmp_path, log=lambda m: None)
-    assert summary["status"] == "diverged"
-    assert summary["status_step"] == 13
+    assert summary["diverged_step"] == 13 and "nan" in summary["diverged_reason"]
     assert summary["steps_done"] == 13
+    verdict = judged(tmp_path)
+    assert (verdict["status"], verdict["status_step"]) == ("diverged", 13)
     steps = pd.read_parquet(tmp_path / "steps.parquet")
     assert len(steps) == 13 and math.isnan(steps["loss"].iloc[-1])
 
@@ -142,12 +148,18 @@ def shakespeare_root(repo_root):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("placement", "status"), [("post", "stalled"), ("pre", "ok")])
+@pytest.mark.parametrize("placement", ["post", "pre"])
 def test_post_ln_without_warmup_at_high_lr_stalls_while_pre_ln_trains(
-    placement, status, shakespeare_root, tmp_path
+    placement, shakespeare_root, tmp_path
 ):
-    """REFERENCE.md: 4-layer post-LN without warmup at lr 2e-2 sits at the unigram loss
-    (no NaN, no spike) while pre-LN learns. Must be reported as 'stalled', not 'ok'."""
+    """Post-LN without warmup at lr 2e-2 (4 layers) sits at the unigram loss (no NaN, no
+    spike) and must be judged 'stalled', not 'ok'; pre-LN at the same lr learns.
+
+    Asserted with margins no CPU kind's rounding can flip: post-LN ends within 0.1 nats of
+    the unigram loss (the stall line is 0.17 below it); pre-LN ends more than 0.3 nats
+    below it (measured 2.84 against 3.33). Pre-LN's exact status is not asserted: its
+    layer-0 entropy sits near the collapse threshold (0.046 on one CPU kind, above 0.05 on
+    another), and that head pattern is a finding, not a failure to train."""
     sections = {
         "model": {
             "d_model": 64,
@@ -166,13 +178,18 @@ def test_post_ln_without_warmup_at_high_lr_stalls_while_pre_ln_trains(
         },
         "data": {"task": "shakespeare_char", "seq_len": 64},
     }
-    summary = loop.train_run(
+    loop.train_run(
         check_spec(resolve_spec(sections, 0)), tmp_path, root=shakespeare_root, log=lambda m: None
     )
-    assert summary["status"] == status, summary["reason"]
-    if status == "stalled":
-        assert summary["n_loss_spikes"] <= 5 and math.isfinite(summary["final_train_loss"])
+    summary = judged(tmp_path)
+    assert math.isfinite(summary["final_train_loss"]) and summary["diverged_step"] == -1
+    if placement == "post":
+        assert summary["status"] == "stalled", summary["reason"]
+        assert summary["n_loss_spikes"] <= 5
         assert summary["final_train_loss"] == pytest.approx(summary["baseline_loss"], abs=0.1)
+    else:
+        assert summary["status"] not in {"stalled", "diverged"}, summary["reason"]
+        assert summary["final_train_loss"] < summary["baseline_loss"] - 0.3
 
 
 def test_setup_turns_on_deterministic_kernels():

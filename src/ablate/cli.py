@@ -1,6 +1,6 @@
 """The ``ablate`` command: one subcommand per pipeline stage.
 
-    ablate train   --spec SPEC.yaml --out DIR [--threads N]   one run
+    ablate train   --spec SPEC.yaml --out DIR [--threads N]   one run (resumes if killed)
     ablate sanity  --spec SPEC.yaml                            overfit one batch, fail loudly
     ablate fetch   NAME --out DIR                              a corpus into resources/
     ablate expand  CONFIG                                      list the runs a study asks for
@@ -27,10 +27,26 @@ def _load_spec(path: str) -> dict:
 
 
 def cmd_train(args) -> int:
+    from ablate.train.interrupt import Interrupted
+    from ablate.train.lock import RunLocked
     from ablate.train.loop import train_run
 
     spec = _load_spec(args.spec)
-    train_run(spec, args.out, threads=args.threads, root=args.root, log=_log)
+    try:
+        train_run(
+            spec,
+            args.out,
+            threads=args.threads,
+            root=args.root,
+            log=_log,
+            checkpoint_every=args.checkpoint_every,
+        )
+    except RunLocked as err:
+        print(f"ablate train: {err}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again once the other trainer is done
+    except Interrupted as err:
+        _log(f"interrupted: {err}; rerun the same command to resume")
+        return 128 + err.signum  # the shell's convention for "killed by this signal"
     return 0
 
 
@@ -84,6 +100,13 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _log(message: str) -> None:
     print(message, flush=True)
 
@@ -96,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--root", default=".", help="directory holding resources/")
+    t.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=None,
+        help="steps between checkpoints (default 200; a killed run resumes from the last one)",
+    )
     t.set_defaults(func=cmd_train)
     s = sub.add_parser("sanity", help="overfit one batch; exit 1 if the loss does not approach 0")
     s.add_argument("--spec", required=True)

@@ -1,10 +1,12 @@
 """Per-run tables -> study-level Parquet tables under results/<study>/.
 
-Input: the study manifest (which run directories belong to which variant and seed) and
-the run directories themselves. Each study table is the concatenation of the runs' tables
-with the study columns (tables.STUDY_KEYS) in front; runs.parquet has one row per
-(variant, seed, task) with the run's summary. A run shared by two variants appears under
-both names.
+Input: the study manifest (which run directories belong to which variant and seed, and
+the study's status rules) and the run directories themselves. Each run is judged here
+(probes/status.py): a run records only what it measured, so a new rule or threshold
+re-judges every run without retraining. Each study table is the concatenation of the
+runs' tables with the study columns (tables.STUDY_KEYS) in front; runs.parquet has one
+row per (variant, seed, task) with the run's summary and status. A run shared by two
+variants appears under both names.
 """
 
 from __future__ import annotations
@@ -15,43 +17,49 @@ from pathlib import Path
 
 import pandas as pd
 
-from ablate.tables import RUN_COLUMNS, STUDY_KEYS, SUMMARY, TABLES
-from ablate.train.outputs import atomic_write_bytes, write_json
+from ablate.config import StatusRules
+from ablate.io import write_json, write_parquet
+from ablate.probes.status import judge
+from ablate.tables import JUDGED, JUDGED_STEP_COLUMNS, RUN_COLUMNS, STUDY_KEYS, SUMMARY, TABLES
+
+STUDY_TABLES = {name: list(TABLES[name]) for name in TABLES} | {
+    "steps": list(TABLES["steps"]) + list(JUDGED_STEP_COLUMNS)
+}
 
 
 def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str | Path) -> None:
     manifest = json.loads(Path(manifest_path).read_text())
+    rules = StatusRules(**manifest["status_rules"])
     runs_dir, out = Path(runs_dir), Path(out_dir)
     rows, parts = [], {name: [] for name in TABLES}
-    cache: dict[str, dict[str, pd.DataFrame]] = {}
+    cache: dict[str, tuple[dict, dict[str, pd.DataFrame]]] = {}
     for run in manifest["runs"]:
         run_dir = runs_dir / run["run_id"]
-        summary = json.loads((run_dir / "summary.json").read_text())
+        if run["run_id"] not in cache:
+            cache[run["run_id"]] = read_run(run_dir, rules)
+        summary, tables = cache[run["run_id"]]
         keys = {k: run[k] for k in STUDY_KEYS}
         rows.append(
             keys
             | {k: run[k] for k in ("group", "overrides", "spec")}
             | {"log": str(run_dir / "train.log")}
-            | {k: summary.get(k) for k in SUMMARY}
+            | {k: summary.get(k) for k in (*JUDGED, *SUMMARY)}
         )
-        if run["run_id"] not in cache:
-            cache[run["run_id"]] = {
-                name: pd.read_parquet(run_dir / f"{name}.parquet") for name in TABLES
-            }
-        for name, frame in cache[run["run_id"]].items():
-            parts[name].append(frame.assign(**keys)[list(STUDY_KEYS) + list(TABLES[name])])
-    columns = list(STUDY_KEYS) + list(RUN_COLUMNS) + list(SUMMARY)
-    _write(out / "runs.parquet", pd.DataFrame(rows, columns=columns))
+        for name, frame in tables.items():
+            parts[name].append(frame.assign(**keys)[list(STUDY_KEYS) + STUDY_TABLES[name]])
+    columns = list(STUDY_KEYS) + list(RUN_COLUMNS) + list(JUDGED) + list(SUMMARY)
+    write_parquet(out / "runs.parquet", pd.DataFrame(rows, columns=columns))
     for name, frames in parts.items():
-        cols = list(STUDY_KEYS) + list(TABLES[name])
+        cols = list(STUDY_KEYS) + STUDY_TABLES[name]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-        _write(out / f"{name}.parquet", table)
+        write_parquet(out / f"{name}.parquet", table)
     write_json(
         out / "study.json",
         {
             "study": manifest["study"],
             "config_hash": manifest["config_hash"],
             "baseline": manifest["baseline"],
+            "status_rules": manifest["status_rules"],
             "n_runs": len(rows),
             "n_unique_runs": len(cache),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -59,5 +67,27 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
     )
 
 
-def _write(path: Path, frame: pd.DataFrame) -> None:
-    atomic_write_bytes(path, frame.to_parquet(index=False))
+def read_run(run_dir: Path, rules: StatusRules) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """A run's summary, with its judged status, and its tables with the judged columns."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    tables = {name: pd.read_parquet(run_dir / f"{name}.parquet") for name in TABLES}
+    steps, probes = tables["steps"], tables["probes"]
+    last = probes[(probes["step"] == probes["step"].max()) & (probes["metric"] == "attn_entropy")]
+    layer_entropy = last.groupby("layer")["value"].mean().tolist()  # per layer, over heads
+    verdict = judge(
+        summary,
+        steps["loss"].tolist(),
+        steps["grad_norm"].tolist(),
+        layer_entropy,
+        int(probes["step"].max()) if len(probes) else 0,
+        rules,
+    )
+    tables["steps"] = steps.assign(loss_spike=verdict.loss_spike, grad_spike=verdict.grad_spike)
+    judged = {
+        "status": verdict.outcome.status,
+        "reason": verdict.outcome.reason,
+        "status_step": verdict.outcome.step,
+        "n_loss_spikes": sum(verdict.loss_spike),
+        "n_grad_spikes": sum(verdict.grad_spike),
+    }
+    return summary | judged, tables

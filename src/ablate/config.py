@@ -80,12 +80,8 @@ class TrainConfig:
     eval_batches: int = 8  # validation batches of batch_size sequences
     # diagnostics
     probe_every: int = 50
-    diverge_factor: float = 3.0  # loss > diverge_factor * initial loss -> diverged
-    spike_window: int = 25  # rolling window of the spike detector
-    spike_k: float = 6.0  # spike = value > median + k * MAD-based robust deviation
-    max_spikes: int = 5  # more loss spikes than this -> status "unstable"
-    collapse_threshold: float = 0.05  # normalised attention entropy below this -> collapsed
-    stall_fraction: float = 0.05  # must beat the baseline loss by this fraction, else stalled
+    # training stops here (so it shapes the run's tables): loss > diverge_factor * initial
+    diverge_factor: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +98,21 @@ class DataConfig:
     modulus: int = 97  # modadd: p
     train_fraction: float = 0.5  # modadd: fraction of all (a, b) pairs used for training
     eval_multipliers: list[int] = field(default_factory=lambda: [2, 4])  # length generalisation
+
+
+@dataclass(frozen=True)
+class StatusRules:
+    """How a finished run is judged (ablate.probes.status): the study's ``status:`` key.
+
+    Not part of any run's identity: the run records what it measured, and collect applies
+    these rules, so a changed threshold re-judges every run without training one again.
+    """
+
+    spike_window: int = 25  # rolling window of the spike detector
+    spike_k: float = 6.0  # spike = value > median + k * MAD-based robust deviation
+    max_spikes: int = 5  # more loss spikes than this -> status "unstable"
+    collapse_threshold: float = 0.05  # normalised attention entropy below this -> collapsed
+    stall_fraction: float = 0.05  # must beat the baseline loss by this fraction, else stalled
 
 
 SECTIONS = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}

@@ -17,8 +17,16 @@ import types
 import typing
 from typing import Any
 
-from ablate.config import SECTIONS, DataConfig, ModelConfig, TrainConfig
+from ablate.config import SECTIONS, DataConfig, ModelConfig, StatusRules, TrainConfig
 from ablate.registry import PRECISION
+
+# The version of the code that decides a run's numbers: the model, the data, the training
+# loop and what it records. It is part of every run's identity (``spec_hash``), so results
+# of older numerics are never mixed with new ones: bump it when a change alters any number
+# a run writes, and regenerate tests/golden_numerics.json (tests/test_numerics.py fails
+# until both agree). Comments, refactors that keep the numbers, analysis and the report
+# leave it alone, so they retrain nothing.
+NUMERICS_VERSION = 2
 
 
 class SpecError(ValueError):
@@ -51,23 +59,42 @@ def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = N
         raise SpecError(f"unknown section(s) {sorted(unknown)}; valid: {sorted(SECTIONS)}")
     spec: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
-        given = dict(sections.get(name) or {})
-        hints = typing.get_type_hints(cls)
-        for key, value in given.items():
-            if key not in hints:
-                raise SpecError(
-                    f"unknown key {name}.{key}={value!r}; valid keys: {', '.join(sorted(hints))}"
-                )
-            if not _type_ok(value, hints[key]):
-                raise SpecError(
-                    f"{name}.{key}={value!r} has the wrong type (expected {hints[key]})"
-                )
-            if isinstance(value, int) and not isinstance(value, bool) and hints[key] is float:
-                given[key] = float(value)
-        spec[name] = dataclasses.asdict(cls(**given))
+        spec[name] = dataclasses.asdict(resolve_section(name, cls, sections.get(name)))
     spec["seed"] = int(seed)
     spec["data_seed"] = int(seed if data_seed is None else data_seed)
     return spec
+
+
+def resolve_section(name: str, cls: type, given: dict | None):
+    """One config section as its dataclass, defaults filled; SpecError names a bad key."""
+    given = dict(given or {})
+    hints = typing.get_type_hints(cls)
+    for key, value in given.items():
+        if key not in hints:
+            raise SpecError(
+                f"unknown key {name}.{key}={value!r}; valid keys: {', '.join(sorted(hints))}"
+            )
+        if not _type_ok(value, hints[key]):
+            raise SpecError(f"{name}.{key}={value!r} has the wrong type (expected {hints[key]})")
+        if isinstance(value, int) and not isinstance(value, bool) and hints[key] is float:
+            given[key] = float(value)
+    return cls(**given)
+
+
+def status_rules(given: dict | None) -> StatusRules:
+    """The study's ``status:`` section, checked; SpecError lists every bad value."""
+    rules = resolve_section("status", StatusRules, given)
+    checks = [
+        ("spike_window", rules.spike_window >= 5, ">= 5"),
+        ("spike_k", rules.spike_k > 0, "> 0"),
+        ("max_spikes", rules.max_spikes >= 0, ">= 0"),
+        ("collapse_threshold", 0 <= rules.collapse_threshold < 1, "in [0, 1)"),
+        ("stall_fraction", 0 <= rules.stall_fraction < 1, "in [0, 1)"),
+    ]
+    errors = _failed("status", rules, checks)
+    if errors:
+        raise SpecError("; ".join(errors))
+    return rules
 
 
 def spec_errors(spec: dict) -> list[str]:
@@ -108,13 +135,16 @@ def _train_errors(t: TrainConfig) -> list[str]:
         ("eval_batches", t.eval_batches >= 1, ">= 1"),
         ("probe_every", t.probe_every >= 1, ">= 1"),
         ("diverge_factor", t.diverge_factor > 1, "> 1"),
-        ("spike_window", t.spike_window >= 5, ">= 5"),
-        ("spike_k", t.spike_k > 0, "> 0"),
-        ("max_spikes", t.max_spikes >= 0, ">= 0"),
-        ("collapse_threshold", 0 <= t.collapse_threshold < 1, "in [0, 1)"),
-        ("stall_fraction", 0 <= t.stall_fraction < 1, "in [0, 1)"),
     ]
-    return [f"train.{key}={getattr(t, key)!r} must be {rule}" for key, ok, rule in checks if not ok]
+    return _failed("train", t, checks)
+
+
+def _failed(section: str, values, checks: list[tuple[str, bool, str]]) -> list[str]:
+    return [
+        f"{section}.{key}={getattr(values, key)!r} must be {rule}"
+        for key, ok, rule in checks
+        if not ok
+    ]
 
 
 def check_spec(spec: dict) -> dict:
@@ -139,8 +169,10 @@ def canonical_json(obj: Any) -> str:
 
 
 def spec_hash(spec: dict) -> str:
-    """Content address of a run: 16 hex digits of the SHA-256 of its canonical JSON."""
-    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()[:16]
+    """A run's identity: 16 hex digits of the SHA-256 of its canonical JSON together with
+    the numerics version of the code that trains it (see NUMERICS_VERSION)."""
+    identity = {"numerics_version": NUMERICS_VERSION, "spec": spec}
+    return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
 
 
 def set_dotted(sections: dict, dotted: str, value: Any) -> None:

@@ -18,9 +18,10 @@ An ablation value equal to the base value is the baseline itself and is skipped.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
+import hashlib
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from ablate.spec import (
     set_dotted,
     spec_errors,
     spec_hash,
+    status_rules,
 )
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -162,6 +164,10 @@ def expand_study(config: dict, check_schema: bool = True) -> list[Run]:
                         spec,
                     )
                 )
+    try:
+        status_rules(config.get("status"))
+    except SpecError as e:
+        errors.append(str(e))
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(dict.fromkeys(errors)))
     return runs
@@ -172,7 +178,7 @@ def load_config(path: str | Path) -> dict:
 
 
 def config_hash(config: dict) -> str:
-    return spec_hash(json.loads(canonical_json(config)))
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
 
 
 def manifest(config: dict, runs: list[Run]) -> dict:
@@ -181,6 +187,7 @@ def manifest(config: dict, runs: list[Run]) -> dict:
         "study": config["study"],
         "config_hash": config_hash(config),
         "baseline": "baseline",
+        "status_rules": dataclasses.asdict(status_rules(config.get("status"))),
         "runs": [
             {
                 "run_id": r.run_id,

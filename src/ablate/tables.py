@@ -26,8 +26,6 @@ TABLES: dict[str, dict[str, str]] = {
         "lr": "float: learning rate used at this step",
         "grad_norm": "float: global L2 norm of the gradient before clipping",
         "clipped": "bool: gradient was clipped at this step",
-        "loss_spike": "bool: online detector flagged the loss at this step",
-        "grad_spike": "bool: online detector flagged the grad norm at this step",
         "tokens": "int: training tokens seen so far",
         "time_s": "float: wall seconds since training started",
     },
@@ -56,7 +54,7 @@ TABLES: dict[str, dict[str, str]] = {
         "head": "int: head index, -1 for layer-level metrics",
         "metric": (
             "str: attn_entropy (normalised: 1 uniform, 0 one-hot) | attn_logit_max "
-            "(max pre-softmax q.k/sqrt(d_h)) | attn_collapsed (0/1) | resid_rms (RMS of "
+            "(max pre-softmax q.k/sqrt(d_h)) | resid_rms (RMS of "
             "the residual stream after the block) | update_ratio (||dW|| / ||W|| of the "
             "block's parameters since the previous probe, per step) | out_logit_max "
             "(max |output logit|) | out_log_z (mean log partition function)"
@@ -73,12 +71,25 @@ TABLES: dict[str, dict[str, str]] = {
     },
 }
 
-# One row per run: the run's summary.json, flattened. Units in the descriptions.
-SUMMARY = {
+# Columns collect adds when it judges a run with the study's status rules (probes/status.py):
+# a run records only what it measured, so new rules re-judge old runs without retraining.
+JUDGED_STEP_COLUMNS = {
+    "loss_spike": "bool: the spike detector flags the loss at this step",
+    "grad_spike": "bool: the spike detector flags the grad norm at this step",
+}
+JUDGED = {
     "status": "str: ok | diverged | stalled | unstable | collapsed",
     "reason": "str: human-readable reason for the status",
     "status_step": "int: step where the status was decided (-1 when ok)",
+    "n_loss_spikes": "int: loss spikes flagged by the spike detector",
+    "n_grad_spikes": "int: grad-norm spikes flagged by the spike detector",
+}
+
+# One row per run: the run's summary.json, flattened. Units in the descriptions.
+SUMMARY = {
     "steps_done": "int: optimizer steps completed",
+    "diverged_step": "int: step where training stopped because the loss diverged, else -1",
+    "diverged_reason": "str: why training stopped early (empty unless diverged)",
     "n_params": "int: all trainable parameters",
     "n_params_non_embedding": "int: parameters excluding token/position embeddings and head",
     "initial_loss": "float: training loss at step 1",
@@ -89,8 +100,6 @@ SUMMARY = {
     "final_val_loss": "float: validation loss at the last evaluation (training length)",
     "final_val_acc": "float: validation token accuracy at the last evaluation",
     "best_val_loss": "float: lowest validation loss over evaluations",
-    "n_loss_spikes": "int: loss spikes flagged by the online detector",
-    "n_grad_spikes": "int: grad-norm spikes flagged by the online detector",
     "n_clipped": "int: steps whose gradient was clipped",
     "max_grad_norm": "float: largest global grad norm",
     "median_grad_norm": "float: median global grad norm",
@@ -102,9 +111,15 @@ SUMMARY = {
     "wall_s": "float: wall seconds of the whole run (training, evals, probes)",
     "threads": "int: torch intra-op threads",
     "torch_version": "str",
+    "numerics_version": "int: spec.NUMERICS_VERSION of the code that trained the run",
+    "resumed_at": "str: steps at which the run resumed from a checkpoint, comma-separated",
 }
 
-# study-level: results/<study>/runs.parquet = STUDY_KEYS + these + SUMMARY
+# Columns that describe how a run was executed, not what it computed: they differ between
+# an interrupted-and-resumed run and an uninterrupted one, or between two runs of one spec.
+EXECUTION_COLUMNS = ("time_s", "tokens_per_s", "wall_s", "resumed_at")
+
+# study-level: results/<study>/runs.parquet = STUDY_KEYS + these + JUDGED + SUMMARY
 RUN_COLUMNS = {
     "group": "str: 'base', the ablated key ('model.n_head') or the grid name ('size')",
     "overrides": "str: JSON object of the keys this variant changes against base",

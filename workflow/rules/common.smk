@@ -27,6 +27,10 @@ REPORT = f"reports/{STUDY}.html"
 TABLE_NAMES = ["runs", "steps", "evals", "grads", "probes", "attn_maps"]
 RUN_FILES = ["summary.json", "steps.parquet", "evals.parquet", "grads.parquet",
              "probes.parquet", "attn_maps.parquet"]
+# How runs execute, not what they compute: never part of a run's identity.
+TRAIN_OPTS = (
+    f"--checkpoint-every {config['checkpoint_every']}" if "checkpoint_every" in config else ""
+)
 # The interpreter running Snakemake runs the jobs too, with this checkout's src/ first.
 ABLATE = f"PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}} {sys.executable} -m ablate"
 

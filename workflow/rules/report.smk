@@ -11,7 +11,7 @@ rule manifest:
     params:
         manifest=MANIFEST,
     run:
-        from ablate.train.outputs import write_json
+        from ablate.io import write_json
 
         write_json(Path(output[0]), params.manifest)
 

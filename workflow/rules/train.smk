@@ -13,7 +13,7 @@ rule run_spec:
         spec=lambda wildcards: RUN_BY_ID[wildcards.run].spec,
     run:
         import yaml
-        from ablate.train.outputs import atomic_write_bytes
+        from ablate.io import atomic_write_bytes
 
         text = yaml.safe_dump(params.spec, sort_keys=True)
         atomic_write_bytes(Path(output[0]), text.encode())
@@ -28,6 +28,9 @@ rule train:
     log:
         "results/runs/{run}/train.log",
     threads: 1
+    # Appends to the log: an interrupted attempt's lines stay above "resumed from step k".
+    # Execution settings come in through TRAIN_OPTS (common.smk): a global, not part of
+    # this template, so changing them is not a rerun trigger.
     shell:
         "{ABLATE} train --spec {input.spec} --out results/runs/{wildcards.run}"
-        " --threads {threads} > {log} 2>&1"
+        " --threads {threads} {TRAIN_OPTS} >> {log} 2>&1"

@@ -24,7 +24,8 @@ import pandas as pd
 # modules, not their functions: `lr_sensitivity` would otherwise shadow its own module
 from ablate.analysis import lr_sensitivity, ranking, scaling, seeds, stability
 from ablate.analysis.load import read_runs, read_study_json, read_table
-from ablate.train.outputs import atomic_write_bytes
+from ablate.config import StatusRules
+from ablate.io import write_parquet
 
 __all__ = ["analyse_study"]
 
@@ -33,9 +34,11 @@ def analyse_study(study_dir: str | Path) -> dict[str, pd.DataFrame]:
     study_dir = Path(study_dir)
     runs = read_runs(study_dir)
     probes = read_table(study_dir, "probes", required=False)
-    baseline = read_study_json(study_dir).get("baseline", "baseline")
+    study = read_study_json(study_dir)
+    baseline = study.get("baseline", "baseline")
+    rules = StatusRules(**study.get("status_rules", {}))
     seed_table = seeds.seed_stats(runs, baseline)
-    stability_components = stability.stability_table(runs, probes)
+    stability_components = stability.stability_table(runs, probes, rules)
     lr_summary, lr_curves = lr_sensitivity.lr_sensitivity(runs, baseline)
     points = scaling.scaling_points(runs, baseline)
     tables = {
@@ -50,5 +53,5 @@ def analyse_study(study_dir: str | Path) -> dict[str, pd.DataFrame]:
     }
     out = study_dir / "analysis"
     for name, frame in tables.items():
-        atomic_write_bytes(out / f"{name}.parquet", frame.to_parquet(index=False))
+        write_parquet(out / f"{name}.parquet", frame)
     return tables

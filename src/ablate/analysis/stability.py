@@ -3,9 +3,9 @@
 Components (per task and variant, over its seeds):
   diverged_rate     fraction of runs with status diverged (NaN/inf or exploding loss)
   stalled_rate      fraction with status stalled (never clearly beat the unigram/initial loss)
-  unstable_rate     fraction with status unstable (more than train.max_spikes loss spikes)
+  unstable_rate     fraction with status unstable (more than status.max_spikes loss spikes)
   collapse_rate     fraction with status collapsed, or final_attn_entropy_min below the
-                    run's train.collapse_threshold (some head attends to ~one key)
+                    study's status.collapse_threshold (some head attends to ~one key)
   loss_spikes       mean n_loss_spikes per run; grad_spikes: mean n_grad_spikes per run
   grad_ratio        median over runs of max_grad_norm / median_grad_norm
   seed_std          std over seeds of final_val_loss (diverged runs left out); seed_cv =
@@ -18,7 +18,7 @@ Score (100 = no sign of trouble; every term is clipped to [0, 1] and counts 0 if
   score = 100 - 100 * (diverged_rate + stalled_rate)        runs that did not train
               -  40 * collapse_rate
               -  30 * unstable_rate
-              -  10 * max(loss_spikes, grad_spikes) / train.max_spikes
+              -  10 * max(loss_spikes, grad_spikes) / status.max_spikes
               -  10 * (log10(grad_ratio) - 1)               0 up to 10x, full at 100x
               -  10 * log10(attn_logit_max / 10)            0 up to 10, full at 100
               -  10 * seed_cv / 0.05                        full at a 5% seed spread
@@ -31,12 +31,11 @@ ok down to C, never to D.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from ablate.analysis.seeds import usable
+from ablate.config import StatusRules
 
 TIERS = [(90.0, "A"), (75.0, "B"), (50.0, "C"), (-np.inf, "D")]
 TIER_NAMES = {"A": "stable", "B": "shaky", "C": "unstable", "D": "broken"}
@@ -53,24 +52,26 @@ WEIGHTS = {
 SPREAD_FULL = 0.05  # seed_cv at which the spread term is fully charged
 
 
-def stability_table(runs: pd.DataFrame, probes: pd.DataFrame) -> pd.DataFrame:
+def stability_table(
+    runs: pd.DataFrame, probes: pd.DataFrame, rules: StatusRules | None = None
+) -> pd.DataFrame:
+    rules = rules or StatusRules()
     growth = logit_growth(probes)
     rows = []
     for (task, variant), group in runs.groupby(["task", "variant"], sort=True):
-        row = {"task": task, "variant": variant} | components(group, growth)
+        row = {"task": task, "variant": variant} | components(group, growth, rules)
         row["score"] = stability_score(row)
         row["tier"] = tier(row["score"])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def components(runs: pd.DataFrame, growth: pd.Series) -> dict:
+def components(runs: pd.DataFrame, growth: pd.Series, rules: StatusRules) -> dict:
     n = len(runs)
     status = runs["status"].astype(str)
-    train = [json.loads(s)["train"] for s in runs["spec"]]
-    threshold = np.array([t.get("collapse_threshold", 0.05) for t in train], dtype=float)
     entropy = pd.to_numeric(runs["final_attn_entropy_min"], errors="coerce").to_numpy(float)
-    collapsed = (status == "collapsed").to_numpy() | (entropy < threshold)  # NaN < x is False
+    # NaN < x is False
+    collapsed = (status == "collapsed").to_numpy() | (entropy < rules.collapse_threshold)
     ratio = _num(runs, "max_grad_norm") / _num(runs, "median_grad_norm")
     loss = usable(runs, "final_val_loss")["final_val_loss"].astype(float)
     seed_std = float(loss.std(ddof=1)) if len(loss) > 1 else np.nan
@@ -82,7 +83,7 @@ def components(runs: pd.DataFrame, growth: pd.Series) -> dict:
         "collapse_rate": float(collapsed.mean()),
         "loss_spikes": _mean(_num(runs, "n_loss_spikes")),
         "grad_spikes": _mean(_num(runs, "n_grad_spikes")),
-        "max_spikes": float(np.median([t.get("max_spikes", 5) for t in train])),
+        "max_spikes": float(rules.max_spikes),
         "grad_ratio": _median(ratio),
         "seed_std": seed_std,
         "seed_cv": seed_std / float(loss.mean()) if len(loss) > 1 else np.nan,

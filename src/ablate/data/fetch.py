@@ -14,7 +14,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ablate.data.sources import CORPORA, Corpus
+from ablate.io import atomic_write_bytes
 
 Downloader = Callable[[Corpus, Path], Path]
 
@@ -92,19 +92,6 @@ def build_text(files: list[tuple[str, bytes]]) -> str:
     return "".join(parts)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename (atomic on POSIX)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a cache is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def fetch_corpus(
     name: str,
     out_dir: str | Path,
@@ -144,6 +131,6 @@ def fetch_corpus(
         "normalisation": "CRLF -> LF; final newline added per file; files in sorted order",
     }
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
-    _atomic_write(out / "text.txt", encoded)  # last: its presence means the cache is complete
+    atomic_write_bytes(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+    atomic_write_bytes(out / "text.txt", encoded)  # last: its presence means the cache is complete
     return out / "text.txt"

@@ -1,4 +1,4 @@
-"""Attention statistics on the probe batch: entropy, logit growth, collapse.
+"""Attention statistics on the probe batch: entropy (collapse) and logit growth.
 
 Normalised entropy of a query row i: H(A_i) / log(k_i), where k_i is the number of keys
 row i may see (causal, and the window if any). Uniform attention over the visible keys
@@ -23,7 +23,7 @@ def normalized_entropy(probs: torch.Tensor, visible: torch.Tensor) -> torch.Tens
     return norm.mean(dim=(0, 2))
 
 
-def attention_rows(capture: dict, step: int, collapse_threshold: float) -> list[dict]:
+def attention_rows(capture: dict, step: int) -> list[dict]:
     """Per layer x head probe rows (long format, tables.TABLES['probes'])."""
     rows = []
     visible = capture["visible"]
@@ -36,7 +36,6 @@ def attention_rows(capture: dict, step: int, collapse_threshold: float) -> list[
             rows += [
                 probe_row(step, layer, head, "attn_entropy", e),
                 probe_row(step, layer, head, "attn_logit_max", float(logit_max[head])),
-                probe_row(step, layer, head, "attn_collapsed", float(e < collapse_threshold)),
             ]
     return rows
 

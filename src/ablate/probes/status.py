@@ -1,8 +1,13 @@
-"""Every run ends with one status, a reason and the step where it was decided.
+"""Every run is judged with one status, a reason and the step where it was decided.
+
+The run itself records only what it measured (its tables and summary.json); collect
+judges it here with the study's StatusRules (config ``status:``), so a changed rule or
+threshold re-judges every run without training any again. Pure Python, no torch.
 
 Checked in order of severity, the first that applies wins:
   diverged   loss became NaN/inf or rose above diverge_factor x its initial value
-             (training stopped there; decided online by the loop)
+             (training stopped there: the one decision the loop makes online, recorded
+             as summary diverged_step / diverged_reason)
   stalled    never clearly learned: the final training loss is not at least
              stall_fraction below the better of the initial loss and the task's
              context-free baseline (unigram entropy). Post-LN without warmup at high
@@ -15,7 +20,11 @@ Checked in order of severity, the first that applies wins:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+
+from ablate.config import StatusRules
+from ablate.probes.spikes import SpikeDetector
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,50 @@ class RunOutcome:
     status: str
     reason: str
     step: int  # -1 when ok
+
+
+@dataclass(frozen=True)
+class Judgement:
+    outcome: RunOutcome
+    loss_spike: list[bool] = field(default_factory=list)  # one flag per recorded step
+    grad_spike: list[bool] = field(default_factory=list)
+
+
+def spike_flags(values: list[float], rules: StatusRules) -> list[bool]:
+    """The spike detector run over a whole series, in step order (as it would run online)."""
+    detector = SpikeDetector(rules.spike_window, rules.spike_k)
+    return [detector.update(v) for v in values]
+
+
+def judge(
+    summary: dict,
+    losses: list[float],
+    grad_norms: list[float],
+    layer_entropy: list[float],
+    probe_step: int,
+    rules: StatusRules,
+) -> Judgement:
+    """A finished run's status from what it measured: its summary.json, its per-step loss
+    and grad norm, and the per-layer mean attention entropy at its last probe."""
+    loss_spike = spike_flags(losses, rules)
+    grad_spike = spike_flags(grad_norms, rules)
+    diverged = None
+    if summary["diverged_step"] >= 0:
+        diverged = RunOutcome("diverged", summary["diverged_reason"], summary["diverged_step"])
+    outcome = classify(
+        diverged=diverged,
+        final_train_loss=summary["final_train_loss"],
+        initial_loss=summary["initial_loss"],
+        baseline_loss=summary["baseline_loss"],
+        stall_fraction=rules.stall_fraction,
+        steps_done=summary["steps_done"],
+        spike_steps=[i + 1 for i, flag in enumerate(loss_spike) if flag],
+        max_spikes=rules.max_spikes,
+        layer_entropy=[e for e in layer_entropy if math.isfinite(e)],
+        collapse_threshold=rules.collapse_threshold,
+        probe_step=probe_step,
+    )
+    return Judgement(outcome, loss_spike, grad_spike)
 
 
 def classify(

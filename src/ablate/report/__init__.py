@@ -17,10 +17,10 @@ import pandas as pd
 
 from ablate.analysis import lr_sensitivity, ranking, scaling, scaling_fit, seeds, stability
 from ablate.analysis.load import StudyError, read_runs, read_study_json, read_table
+from ablate.io import atomic_write_bytes
 from ablate.report.html import STATUS_COLORS, badge, frame_html, header_html
 from ablate.report.page import Page
 from ablate.report.sections import task_sections
-from ablate.train.outputs import atomic_write_bytes
 
 __all__ = ["write_report"]
 

@@ -88,7 +88,7 @@ LEADERBOARD_HEADERS = [
     ("val acc", "final val token accuracy, seed mean"),
     ("diverged", "fraction of seeds that diverged"),
     ("stalled", "fraction of seeds that never beat the unigram/initial loss"),
-    ("unstable", "fraction of seeds with more than train.max_spikes loss spikes"),
+    ("unstable", "fraction of seeds with more than status.max_spikes loss spikes"),
     ("collapse", "fraction of seeds with collapsed attention (status or entropy threshold)"),
     ("spikes", "loss / grad-norm spikes per run (mean)"),
     ("grad max/med", "median over seeds of max / median global grad norm"),

@@ -77,8 +77,8 @@ def evaluate(model, eval_sets, step: int, chars_per_token: float, autocast) -> l
 
 
 @torch.no_grad()
-def probe(model, batch, step, collapse_threshold, snapshot, steps_since, autocast):
-    """Diagnostics on the fixed probe batch. Returns (probe rows, layer mean entropies).
+def probe(model, batch, step, snapshot, steps_since, autocast):
+    """Diagnostics on the fixed probe batch. Returns (probe rows, the attention capture).
 
     Uses the model's explicit-softmax capture path; training steps never pay for it.
     """
@@ -87,7 +87,7 @@ def probe(model, batch, step, collapse_threshold, snapshot, steps_since, autocas
     with autocast():
         logits = model(batch, capture=capture)
     model.train()
-    rows = attention_rows(capture, step, collapse_threshold)
+    rows = attention_rows(capture, step)
     for layer, resid in enumerate(capture["resid"]):
         rms = float(resid.float().pow(2).mean().sqrt())
         rows.append(probe_row(step, layer, -1, "resid_rms", rms))
@@ -97,9 +97,4 @@ def probe(model, batch, step, collapse_threshold, snapshot, steps_since, autocas
     logits = logits.float()
     rows.append(probe_row(step, -1, -1, "out_logit_max", float(logits.abs().max())))
     rows.append(probe_row(step, -1, -1, "out_log_z", float(torch.logsumexp(logits, -1).mean())))
-    by_layer = [  # what the collapse status looks at: per layer, the heads' entropies
-        [r["value"] for r in rows if r["metric"] == "attn_entropy" and r["layer"] == layer]
-        for layer in range(len(capture["attn_probs"]))
-    ]
-    layer_entropy = [sum(heads) / len(heads) for heads in by_layer]
-    return rows, layer_entropy, capture
+    return rows, capture

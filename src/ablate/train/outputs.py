@@ -1,39 +1,35 @@
-"""Writing a run's files atomically: each file goes to a temp name, then is renamed.
+"""A run's tables as they grow, and writing them into the run directory.
 
-A crash mid-write leaves at most a stray temp file, never a truncated table; summary.json
-is written last, so its presence means the run's other files are complete.
+Columns are kept as plain Python lists (one per column of tables.TABLES): cheap to append
+every step, cheap to put in a checkpoint, and exactly the declared columns when written.
+Files are written atomically (ablate.io); summary.json is written last by the loop, so its
+presence means the run's other files are complete.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
-import pandas as pd
-
+from ablate.io import write_parquet
 from ablate.tables import TABLES
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+class Recorder:
+    def __init__(self, columns: dict[str, dict[str, list]] | None = None):
+        self.columns = columns or {name: {c: [] for c in TABLES[name]} for name in TABLES}
 
+    def add(self, table: str, rows: list[dict]) -> None:
+        cols = self.columns[table]
+        for row in rows:
+            for name, values in cols.items():
+                values.append(row[name])
 
-def write_table(path: Path, name: str, rows: list[dict]) -> None:
-    """Write rows as Parquet with exactly the columns tables.TABLES[name] declares."""
-    columns = list(TABLES[name])
-    frame = pd.DataFrame(rows, columns=columns)
-    atomic_write_bytes(path, frame.to_parquet(index=False))
+    def column(self, table: str, name: str) -> list:
+        return self.columns[table][name]
 
+    def write(self, run_dir: Path) -> None:
+        import pandas as pd
 
-def write_json(path: Path, obj: dict) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+        for name, cols in self.columns.items():
+            frame = pd.DataFrame(cols, columns=list(TABLES[name]))
+            write_parquet(Path(run_dir) / f"{name}.parquet", frame)

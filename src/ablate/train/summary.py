@@ -1,0 +1,64 @@
+"""A finished run's summary.json: what it measured, one number per fact (tables.SUMMARY).
+
+The status (ok, stalled, ...) is not here: collect judges it from these numbers and the
+run's tables with the study's rules (probes/status.py).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import torch
+
+from ablate.spec import NUMERICS_VERSION
+
+INITIAL_LOSS_TOLERANCE = 0.25  # nats: |initial loss - ln V| above this is flagged
+
+
+def summarise(records, progress, model, task, diverged, threads) -> dict:
+    """What the run measured (tables.SUMMARY); the status is judged later, by collect."""
+    losses = records.column("steps", "loss")
+    steps_done = len(losses)
+    finite = [v for v in losses if math.isfinite(v)]
+    tail = finite[-max(1, steps_done // 10) :] if finite else [math.nan]
+    evals = records.columns["evals"]
+    at_train_len = [i for i, n in enumerate(evals["seq_len"]) if n == task.seq_len]
+    last_eval = at_train_len[-1] if at_train_len else None
+    norms = [v for v in records.column("steps", "grad_norm") if math.isfinite(v)] or [math.nan]
+    probes = records.columns["probes"]
+    last_probe = [i for i, s in enumerate(probes["step"]) if s == progress.last_probe]
+
+    def final_attn(metric: str) -> list[float]:
+        values = (probes["value"][i] for i in last_probe if probes["metric"][i] == metric)
+        return [v for v in values if math.isfinite(v)]
+
+    ln_vocab = math.log(task.vocab_size)
+    n_nonemb = model.n_params(non_embedding=True)
+    return {
+        "steps_done": steps_done,
+        "diverged_step": diverged.step if diverged else -1,
+        "diverged_reason": diverged.reason if diverged else "",
+        "n_params": model.n_params(),
+        "n_params_non_embedding": n_nonemb,
+        "initial_loss": progress.initial_loss,
+        "ln_vocab": ln_vocab,
+        "initial_loss_ok": bool(abs(progress.initial_loss - ln_vocab) <= INITIAL_LOSS_TOLERANCE),
+        "baseline_loss": task.baseline_loss,
+        "final_train_loss": sum(tail) / len(tail),
+        "final_val_loss": evals["loss"][last_eval] if last_eval is not None else math.nan,
+        "final_val_acc": evals["token_acc"][last_eval] if last_eval is not None else math.nan,
+        "best_val_loss": min((evals["loss"][i] for i in at_train_len), default=math.nan),
+        "n_clipped": sum(records.column("steps", "clipped")),
+        "max_grad_norm": max(norms),
+        "median_grad_norm": statistics.median(norms),
+        "final_attn_entropy_min": min(final_attn("attn_entropy"), default=math.nan),
+        "final_attn_logit_max": max(final_attn("attn_logit_max"), default=math.nan),
+        "tokens": progress.tokens,
+        "flops": 6.0 * n_nonemb * progress.tokens,
+        "tokens_per_s": progress.tokens / progress.train_s if progress.train_s > 0 else math.nan,
+        "threads": threads,
+        "torch_version": torch.__version__,
+        "numerics_version": NUMERICS_VERSION,
+        "resumed_at": ",".join(map(str, progress.resumed_at)),
+    }
