@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,9 @@ def test_study_writes_tables_and_report(study):
         from ablate.spec import spec_hash
 
         assert spec_hash(spec) == run_dir.name
-        assert json.loads((run_dir / "summary.json").read_text())["status"]
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert 0 < summary["steps_done"] <= config["base"]["train"]["steps"]
+        assert not (run_dir / "checkpoint.pt").exists()  # removed once complete
 
 
 def test_second_run_does_nothing(study):
@@ -156,3 +159,48 @@ def test_configfile_replaces_config_yaml_instead_of_merging(study, tmp_path):
     # the baseline with seed 5 only; merged, the tiny study's 3 other variants would come too
     assert train_jobs(result.stdout + result.stderr) == 1
     assert "reports/other.html" in result.stdout + result.stderr
+
+
+def test_new_status_rules_rejudge_every_run_without_training_any(study):
+    """The status is judged at collect time: a new threshold reruns collect, not training."""
+    workdir, config = study
+    stricter = json.loads(json.dumps(config)) | {"status": {"collapse_threshold": 0.9}}
+    write_config(workdir, stricter)
+    try:
+        dry = snakemake(workdir, "-n")
+    finally:
+        write_config(workdir, config)
+    out = dry.stdout + dry.stderr
+    assert dry.returncode == 0, out
+    assert train_jobs(out) == 0
+    assert re.search(r"^collect\s+1\s*$", out, re.MULTILINE), out
+
+
+def test_numerics_change_makes_runs_stale_and_a_report_change_does_not(study, tmp_path):
+    """A copy of the workflow, edited as a developer would, dry-run on the finished study."""
+    workdir, _ = study
+    repo = tmp_path / "repo"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for part in ("src", "workflow", "profiles"):
+        if (ROOT / part).exists():
+            shutil.copytree(ROOT / part, repo / part, ignore=ignore)
+    shutil.copy(ROOT / "Snakefile", repo / "Snakefile")
+
+    def dry_run_train_jobs() -> int:
+        cmd = [str(SNAKEMAKE), "-s", str(repo / "Snakefile"), "--directory", str(workdir), "-n"]
+        env = os.environ | {"PYTHONPATH": str(repo / "src")}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return train_jobs(done.stdout + done.stderr)
+
+    report = repo / "src" / "ablate" / "report" / "html.py"
+    report.write_text(report.read_text() + "\n\ndef unused_helper():\n    return 'changed'\n")
+    assert dry_run_train_jobs() == 0
+    spec_py = repo / "src" / "ablate" / "spec.py"
+    text = spec_py.read_text()
+    version = int(re.search(r"^NUMERICS_VERSION = (\d+)$", text, re.MULTILINE).group(1))
+    spec_py.write_text(
+        text.replace(f"NUMERICS_VERSION = {version}", f"NUMERICS_VERSION = {version + 1}")
+    )
+    runs = pd.read_parquet(workdir / "results" / "tiny" / "runs.parquet")
+    assert dry_run_train_jobs() == runs["run_id"].nunique()
