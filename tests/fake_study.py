@@ -93,6 +93,8 @@ def run_row(
         "torch_version": "2.13.0",
         "numerics_version": NUMERICS_VERSION,
         "resumed_at": "",
+        "host": "localhost",
+        "slurm_job_id": "",
     }
     unknown = set(summary) - set(row)
     if unknown:

@@ -113,11 +113,13 @@ SUMMARY = {
     "torch_version": "str",
     "numerics_version": "int: spec.NUMERICS_VERSION of the code that trained the run",
     "resumed_at": "str: steps at which the run resumed from a checkpoint, comma-separated",
+    "host": "str: hostname of the machine that finished the run",
+    "slurm_job_id": "str: $SLURM_JOB_ID of the job that finished the run (empty outside Slurm)",
 }
 
 # Columns that describe how a run was executed, not what it computed: they differ between
 # an interrupted-and-resumed run and an uninterrupted one, or between two runs of one spec.
-EXECUTION_COLUMNS = ("time_s", "tokens_per_s", "wall_s", "resumed_at")
+EXECUTION_COLUMNS = ("time_s", "tokens_per_s", "wall_s", "resumed_at", "host", "slurm_job_id")
 
 # study-level: results/<study>/runs.parquet = STUDY_KEYS + these + JUDGED + SUMMARY
 RUN_COLUMNS = {

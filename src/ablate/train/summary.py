@@ -7,6 +7,8 @@ run's tables with the study's rules (probes/status.py).
 from __future__ import annotations
 
 import math
+import os
+import socket
 import statistics
 
 import torch
@@ -61,4 +63,6 @@ def summarise(records, progress, model, task, diverged, threads) -> dict:
         "torch_version": torch.__version__,
         "numerics_version": NUMERICS_VERSION,
         "resumed_at": ",".join(map(str, progress.resumed_at)),
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
     }
