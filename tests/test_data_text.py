@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from ablate.config import DataConfig
-from ablate.data import build_task
+from ablate.data import build_task, sources
+from ablate.data.sources import data_file_errors
 from ablate.data.tokenize import ByteTokenizer, CharTokenizer
 
 
@@ -69,6 +70,33 @@ def test_byte_tokens_give_chars_per_token_below_one(corpus):
     assert t.vocab_size == 256 and n_bytes > len(text)
     assert t.chars_per_token == pytest.approx(len(text) / n_bytes)
     assert len(t.train) == int(n_bytes * 0.9)
+
+
+def test_byte_tokenizer_takes_a_binary_file_byte_for_byte(tmp_path):
+    raw = bytes(b for b in range(256) if b != ord("\r")) * 2  # no "\r": text mode keeps all
+    (tmp_path / "data.bin").write_bytes(raw)
+    data = DataConfig(task="text_file", path="data.bin", tokenizer="byte", seq_len=16)
+    t = build_task(data, tmp_path)
+    assert torch.cat([t.train, t.val]).tolist() == list(raw)
+
+
+@pytest.mark.parametrize("tokenizer", ["char", "byte"])
+def test_the_file_check_counts_the_tokens_training_makes(tmp_path, monkeypatch, tokenizer):
+    """The DAG's length check (sources.data_file_errors) must agree with TextTask, which
+    reads in text mode ("\r\n" -> "\n"); tiny chunks cut pairs and characters in two."""
+    raw = "ab\r\ncé\r\rx\n\r\n✓ ".encode() * 7 + (b"\xff\r" if tokenizer == "byte" else b"")
+    (tmp_path / "f.txt").write_bytes(raw)
+    monkeypatch.setattr(sources, "CHUNK", 3)
+    data = DataConfig(task="text_file", path="f.txt", tokenizer=tokenizer, seq_len=4)
+    t = build_task(data, tmp_path)
+    n_tokens = len(t.train) + len(t.val)
+    assert data_file_errors(data, tmp_path) == []
+    # a seq_len one longer than the validation split allows fails both, with the same count
+    too_long = DataConfig(**{**data.__dict__, "seq_len": len(t.val)})
+    (message,) = data_file_errors(too_long, tmp_path)
+    assert f"its {n_tokens} tokens split into {len(t.train)} train and {len(t.val)} " in message
+    with pytest.raises(ValueError, match="too long for the val split"):
+        build_task(too_long, tmp_path)
 
 
 def test_baseline_is_the_unigram_entropy_of_the_train_split(corpus):

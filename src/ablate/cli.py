@@ -73,6 +73,9 @@ def cmd_expand(args) -> int:
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:  # no file, not text, not YAML
+        print(f"cannot read the config {args.config}: {e}", file=sys.stderr)
+        return 2
     for r in runs:
         print(f"{r.run_id}  {r.task:18s} {r.variant:40s} seed={r.seed}")
     print(f"{len(runs)} runs, {len({r.run_id for r in runs})} unique", file=sys.stderr)

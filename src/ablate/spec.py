@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from typing import Any
@@ -76,6 +77,9 @@ def resolve_section(name: str, cls: type, given: dict | None):
             )
         if not _type_ok(value, hints[key]):
             raise SpecError(f"{name}.{key}={value!r} has the wrong type (expected {hints[key]})")
+        if isinstance(value, float) and not math.isfinite(value):
+            # YAML's .nan and .inf: no rule can judge them, and the spec could not be hashed
+            raise SpecError(f"{name}.{key}={value!r} must be a finite number")
         if isinstance(value, int) and not isinstance(value, bool) and hints[key] is float:
             given[key] = float(value)
     return cls(**given)

@@ -22,12 +22,14 @@ import dataclasses
 import fnmatch
 import hashlib
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ablate.data.sources import data_file_errors
 from ablate.spec import (
     SpecError,
     canonical_json,
@@ -37,9 +39,20 @@ from ablate.spec import (
     spec_errors,
     spec_hash,
     status_rules,
+    to_configs,
 )
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+# The study name is a path component: results/<study>/ and reports/<study>.html. A slug
+# cannot climb out of results/ ('..', '/'), needs no shell quoting, and is no option flag.
+STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+STUDY_NAME_MAX = 100  # far below the 255-byte file name limit, with ".html" added
+# Names results/ already uses; compared in lower case for case-insensitive file systems.
+RESERVED_STUDY_NAMES = {
+    "runs": "results/runs/ is the run cache every study shares",
+    "readme.md": "results/README.md is a file of the repository",
+}
 
 
 class ConfigError(ValueError):
@@ -84,6 +97,23 @@ def schema_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
     return errors
 
 
+def study_name_errors(name: Any) -> list[str]:
+    """Why ``study`` cannot name the study's output paths (empty if it can)."""
+    if not isinstance(name, str):
+        return []  # the schema reports the wrong type
+    rule = (
+        "it names results/<study>/ and reports/<study>.html, so it must start with a letter "
+        "or digit and hold only letters, digits, '_', '.' and '-', with no '..'"
+    )
+    if not STUDY_NAME.fullmatch(name) or ".." in name:
+        return [f"study={name!r} is not a safe name: {rule}"]
+    if len(name) > STUDY_NAME_MAX:
+        return [f"study={name!r} is too long: {len(name)} characters, at most {STUDY_NAME_MAX}"]
+    if name.lower() in RESERVED_STUDY_NAMES:
+        return [f"study={name!r} is reserved: {RESERVED_STUDY_NAMES[name.lower()]}"]
+    return []
+
+
 def from_command_line(config: dict) -> dict:
     """Undo Snakemake's typing of ``--config`` lists: ``seeds=[0,1,2]`` arrives as
     ['0', '1', '2']. Integer-looking seeds become ints; anything else is left for the
@@ -99,37 +129,54 @@ def from_command_line(config: dict) -> dict:
 
 def variants(config: dict) -> list[Variant]:
     base = config.get("base") or {}
-    out = [Variant("baseline", "base", {})]
+    made = [(Variant("baseline", "base", {}), "base")]  # each variant, and the key making it
     for key, values in (config.get("ablations") or {}).items():
         for value in values:
             if _base_value(base, key) == value:
                 continue
-            out.append(Variant(f"{_short(key)}={_fmt(value)}", key, {key: value}))
+            variant = Variant(f"{_short(key)}={_fmt(value)}", key, {key: value})
+            made.append((variant, f"ablations.{key}={value!r}"))
     for grid, axes in (config.get("grids") or {}).items():
         keys = list(axes)
         for combo in itertools.product(*(axes[k] for k in keys)):
             label = ",".join(f"{_short(k)}={_fmt(v)}" for k, v in zip(keys, combo, strict=True))
-            out.append(Variant(f"{grid}/{label}", grid, dict(zip(keys, combo, strict=True))))
-    names = [v.name for v in out]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ConfigError(f"variant names are not unique: {dupes}")
-    return out
-
-
-def expand_study(config: dict, check_schema: bool = True) -> list[Run]:
-    """Validate the config and expand it into runs. Raises ConfigError listing every problem."""
-    errors = schema_errors(config) if check_schema else []
+            overrides = dict(zip(keys, combo, strict=True))
+            where = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+            made.append((Variant(f"{grid}/{label}", grid, overrides), f"grids.{grid} ({where})"))
+    # two variants of one name would be one row of the study tables: name where each comes from
+    first: dict[str, str] = {}
+    errors = []
+    for variant, where in made:
+        if variant.name in first:
+            errors.append(
+                f"{where} makes variant {variant.name!r} a second time (first made by "
+                f"{first[variant.name]}); list each value once"
+            )
+        first.setdefault(variant.name, where)
     if errors:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+        raise ConfigError(_message(errors))
+    return [variant for variant, _ in made]
+
+
+def expand_study(config: dict, check_schema: bool = True, root: str | Path = ".") -> list[Run]:
+    """Validate the config and expand it into runs. Raises ConfigError listing every problem.
+
+    ``root`` is where a relative ``data.path`` is read from: the directory the jobs run in
+    (Snakemake's working directory), as at training time.
+    """
+    errors = schema_errors(config) if check_schema else []
+    if isinstance(config, dict):
+        errors += study_name_errors(config.get("study"))
+    if errors:
+        raise ConfigError(_message(errors))
     tasks = config.get("tasks") or {None: {}}
     runs, errors = [], []
     base_problems: set[str] = set()  # reported once for the baseline, not for every variant
+    file_problems: dict[str, list[str]] = {}  # data section -> its file's problems, read once
     all_variants = variants(config)
     for task_name, task in tasks.items():
+        errors += _unmatched_patterns(task_name, task.get("variants") or [], all_variants)
         selected = [v for v in all_variants if _selected(v, task.get("variants"))]
-        if task_name is not None and not selected:
-            errors.append(f"tasks.{task_name}.variants={task.get('variants')!r} selects no variant")
         for variant in selected:
             sections = copy.deepcopy(config.get("base") or {})
             for section in ("model", "train", "data"):
@@ -140,7 +187,7 @@ def expand_study(config: dict, check_schema: bool = True) -> list[Run]:
             for seed in config["seeds"]:
                 try:
                     spec = resolve_spec(sections, seed)
-                    problems = spec_errors(spec)
+                    problems = spec_errors(spec) or _file_problems(spec, root, file_problems)
                 except SpecError as e:
                     problems = [str(e)]
                 if problems:
@@ -169,8 +216,30 @@ def expand_study(config: dict, check_schema: bool = True) -> list[Run]:
     except SpecError as e:
         errors.append(str(e))
     if errors:
-        raise ConfigError("invalid config:\n  " + "\n  ".join(dict.fromkeys(errors)))
+        raise ConfigError(_message(errors))
     return runs
+
+
+def _message(errors: list[str]) -> str:
+    return "invalid config:\n  " + "\n  ".join(dict.fromkeys(errors))
+
+
+def _file_problems(spec: dict, root: str | Path, cache: dict[str, list[str]]) -> list[str]:
+    """The data file's problems; many runs share one data section, so each is read once."""
+    key = canonical_json(spec["data"])
+    if key not in cache:
+        cache[key] = data_file_errors(to_configs(spec)[2], root)
+    return cache[key]
+
+
+def _unmatched_patterns(task_name: str | None, patterns: list[str], all_variants) -> list[str]:
+    """A pattern that selects nothing is a typo that would silently drop variants."""
+    names = ", ".join(v.name for v in all_variants)
+    return [
+        f"tasks.{task_name}.variants: {p!r} matches no variant or group; variants: {names}"
+        for p in patterns
+        if not any(_selected(v, [p]) for v in all_variants)
+    ]
 
 
 def load_config(path: str | Path) -> dict:

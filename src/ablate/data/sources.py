@@ -1,13 +1,16 @@
 """Where a task's data comes from, and which data settings can make a run. No torch.
 
 The DAG layer imports this module to list a run's input files (``corpus_files``) and to
-reject a bad config before any job starts (``check_data_config``); training imports the
-same tables, so the two can never disagree about a path or a limit.
+reject a bad config before any job starts (``check_data_config``, and ``data_file_errors``
+for the local file of ``text_file``); training imports the same tables, so the two can
+never disagree about a path or a limit.
 """
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
+from pathlib import Path
 
 from ablate.data.layout import (
     LENGTH_TASKS,
@@ -110,6 +113,77 @@ def _text_errors(data) -> list[str]:
     if not 0 < data.val_fraction < 1:
         errors.append(f"data.val_fraction={data.val_fraction} must be in (0, 1)")
     return errors
+
+
+CHUNK = 1 << 20  # bytes read at a time: a file of any size is checked in bounded memory
+
+
+def data_file_errors(data, root: str | Path = ".") -> list[str]:
+    """Problems of the local file a ``text_file`` run would read, found before any job starts.
+
+    ``data.path`` is resolved as TextTask resolves it: relative to ``root``, the directory the
+    jobs run in (Snakemake's working directory, normally the repository root). Kept apart from
+    ``check_data_config`` because that one judges settings alone and also runs inside the job.
+    """
+    if data.task != "text_file" or not data.path:
+        return []  # corpora are fetched by Snakemake; a missing path is check_data_config's
+    key = f"data.path={data.path!r}"
+    path = Path(root) / data.path
+    try:
+        if not path.exists():
+            if any(path == Path(root) / corpus_path(name) for name in CORPORA):
+                return []  # a corpus's cached text: Snakemake fetches it before the job
+            start = "" if path.is_absolute() else f" (relative to {Path(root).resolve()})"
+            return [f"{key} does not exist{start}"]
+        if not path.is_file():
+            return [f"{key} is not a regular file (a directory or a device cannot be read)"]
+        n_tokens, bad_byte = _scan(path, data.tokenizer)
+    except (OSError, ValueError) as e:  # no permission, a NUL in the name, ...
+        return [f"{key} cannot be read: {getattr(e, 'strerror', None) or e}"]
+    if bad_byte is not None:
+        offset, value = bad_byte
+        return [
+            f"{key} is not UTF-8 text (byte 0x{value:02x} at offset {offset}); "
+            "use data.tokenizer: byte for binary files"
+        ]
+    n_train = int(n_tokens * (1 - data.val_fraction))  # the split TextTask makes
+    n_val = n_tokens - n_train
+    if min(n_train, n_val) < data.seq_len + 1:
+        return [
+            f"{key} is too short for data.seq_len={data.seq_len}: its {n_tokens} tokens "
+            f"split into {n_train} train and {n_val} validation tokens "
+            f"(data.val_fraction={data.val_fraction}); each split needs seq_len + 1"
+        ]
+    return []
+
+
+def _scan(path: Path, tokenizer: str) -> tuple[int, tuple[int, int] | None]:
+    """How many tokens TextTask makes of the file, and, for the char tokenizer, the offset and
+    value of the first byte that is not UTF-8 (None if there is none).
+
+    TextTask reads in text mode, where "\r\n" becomes one "\n": each such pair is one token
+    fewer than its characters (or bytes). The file is decoded chunk by chunk; the decoder keeps
+    a character cut at a chunk's end until the next chunk completes it.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    n_tokens = offset = 0  # offset: bytes given to the decoder so far
+    last = ""  # the previous piece's last character, to see a "\r\n" cut in two
+    with path.open("rb") as f:
+        while True:
+            chunk = f.read(CHUNK)
+            if tokenizer == "byte":
+                piece = chunk.decode("latin-1")  # one character per byte; never fails
+            else:
+                held = len(decoder.getstate()[0])  # bytes of a cut character, kept back
+                try:
+                    piece = decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as e:  # e.start counts from the held bytes
+                    return n_tokens, (offset - held + e.start, e.object[e.start])
+                offset += len(chunk)
+            n_tokens += len(piece) - piece.count("\r\n") - (last == "\r" and piece[:1] == "\n")
+            last = piece[-1:] or last
+            if not chunk:
+                return n_tokens, None
 
 
 def _mqar_errors(data) -> list[str]:

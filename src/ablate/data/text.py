@@ -23,7 +23,11 @@ class TextTask(Task):
     def __init__(self, data, root: str | Path = "."):
         self.name = data.task
         self.path = self.text_path(data, Path(root))
-        text = self.path.read_text(encoding="utf-8")
+        # The byte tokenizer takes any file: bytes that are not UTF-8 come through the text as
+        # stand-in characters (surrogateescape) and encode back to themselves. A UTF-8 file
+        # reads the same either way, so runs on text files keep their tokens.
+        errors = "surrogateescape" if data.tokenizer == "byte" else "strict"
+        text = self.path.read_text(encoding="utf-8", errors=errors)
         self.tokenizer = resolve(TOKENIZER, data.tokenizer).from_text(text)
         ids = torch.from_numpy(self.tokenizer.encode(text))
         self.vocab_size = self.tokenizer.vocab_size
@@ -85,4 +89,5 @@ class Canterbury(TextTask):
 
 
 class TextFile(TextTask):
-    """Any local UTF-8 file named by data.path (relative to the repository root)."""
+    """Any local file named by data.path (relative to ``root``, normally the repository root):
+    UTF-8 text for the char tokenizer, any bytes for the byte tokenizer."""

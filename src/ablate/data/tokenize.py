@@ -51,7 +51,9 @@ class ByteTokenizer:
         return cls()
 
     def encode(self, text: str) -> np.ndarray:
-        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+        # surrogateescape: the raw bytes of a non-UTF-8 file read with that handler (TextTask)
+        raw = text.encode("utf-8", errors="surrogateescape")
+        return np.frombuffer(raw, dtype=np.uint8).astype(np.int64)
 
     def decode(self, ids) -> str:
         return bytes(np.asarray(ids, dtype=np.uint8).ravel().tolist()).decode(
