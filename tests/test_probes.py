@@ -79,7 +79,8 @@ def test_group_norms_combine_to_global_norm():
     torch.manual_seed(0)
     a, b, c = (torch.nn.Parameter(torch.randn(s)) for s in [(3, 4), (5,), (2, 2)])
     (a.sum() * 2 + (b**2).sum() + (c**3).sum()).backward()
-    norms = group_grad_norms({(0, "attention"): [a, b], (-1, "head"): [c]})
+    groups = {(0, "attention"): [a, b], (-1, "head"): [c]}
+    norms = {key: float(norm) for key, norm in group_grad_norms(groups).items()}
     total = torch.nn.utils.clip_grad_norm_([a, b, c], math.inf)
     assert math.sqrt(sum(n**2 for n in norms.values())) == pytest.approx(float(total), rel=1e-6)
     assert norms[(-1, "head")] == pytest.approx(float(c.grad.norm()), rel=1e-6)

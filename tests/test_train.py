@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import ablate.train.loop as loop
+import ablate.train.step as step_module
 from ablate.collect import read_run
 from ablate.config import StatusRules
 from ablate.registry import CHOICES
@@ -80,7 +81,7 @@ def test_same_spec_and_seed_give_bit_identical_metrics(tmp_path):
 
 def test_injected_nan_stops_the_run_as_diverged_at_that_step(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = loop.masked_loss
+    real = step_module.masked_loss
 
     def poisoned(*args, **kwargs):
         calls["n"] += 1
@@ -90,9 +91,10 @@ def test_injected_nan_stops_the_run_as_diverged_at_that_step(tmp_path, monkeypat
             return nan, nan
         return loss, ce
 
-    monkeypatch.setattr(loop, "masked_loss", poisoned)
+    monkeypatch.setattr(step_module, "masked_loss", poisoned)
     summary = loop.train_run(spec(), tmp_path, log=lambda m: None)
-    assert summary["diverged_step"] == 13 and "nan" in summary["diverged_reason"]
+    assert (summary["stopped"], summary["stopped_step"]) == ("diverged", 13)
+    assert "nan" in summary["stopped_reason"]
     assert summary["steps_done"] == 13
     verdict = judged(tmp_path)
     assert (verdict["status"], verdict["status_step"]) == ("diverged", 13)
@@ -182,7 +184,7 @@ def test_post_ln_without_warmup_at_high_lr_stalls_while_pre_ln_trains(
         check_spec(resolve_spec(sections, 0)), tmp_path, root=shakespeare_root, log=lambda m: None
     )
     summary = judged(tmp_path)
-    assert math.isfinite(summary["final_train_loss"]) and summary["diverged_step"] == -1
+    assert math.isfinite(summary["final_train_loss"]) and summary["stopped"] == ""
     if placement == "post":
         assert summary["status"] == "stalled", summary["reason"]
         assert summary["n_loss_spikes"] <= 5

@@ -27,6 +27,7 @@ def _load_spec(path: str) -> dict:
 
 
 def cmd_train(args) -> int:
+    from ablate.train.device import DeviceUnavailable
     from ablate.train.interrupt import Interrupted
     from ablate.train.lock import RunLocked
     from ablate.train.loop import train_run
@@ -40,7 +41,12 @@ def cmd_train(args) -> int:
             root=args.root,
             log=_log,
             checkpoint_every=args.checkpoint_every,
+            device=args.device,
+            gpu_share=args.gpu_share,
         )
+    except DeviceUnavailable as err:
+        print(f"ablate train: {err}", file=sys.stderr)
+        return 2
     except RunLocked as err:
         print(f"ablate train: {err}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: try again once the other trainer is done
@@ -127,6 +133,18 @@ def parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         help="steps between checkpoints (default 200; a killed run resumes from the last one)",
+    )
+    t.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda", "mps"],
+        default="auto",
+        help="where to train (auto: CUDA when available, else CPU); not part of the run's id",
+    )
+    t.add_argument(
+        "--gpu-share",
+        type=_positive_int,
+        default=1,
+        help="runs that may share one GPU (each takes a slot: GPU = slot mod number of GPUs)",
     )
     t.set_defaults(func=cmd_train)
     s = sub.add_parser("sanity", help="overfit one batch; exit 1 if the loss does not approach 0")

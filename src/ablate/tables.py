@@ -78,7 +78,7 @@ JUDGED_STEP_COLUMNS = {
     "grad_spike": "bool: the spike detector flags the grad norm at this step",
 }
 JUDGED = {
-    "status": "str: ok | diverged | stalled | unstable | collapsed",
+    "status": "str: ok | diverged | oom | stalled | unstable | collapsed",
     "reason": "str: human-readable reason for the status",
     "status_step": "int: step where the status was decided (-1 when ok)",
     "n_loss_spikes": "int: loss spikes flagged by the spike detector",
@@ -88,8 +88,9 @@ JUDGED = {
 # One row per run: the run's summary.json, flattened. Units in the descriptions.
 SUMMARY = {
     "steps_done": "int: optimizer steps completed",
-    "diverged_step": "int: step where training stopped because the loss diverged, else -1",
-    "diverged_reason": "str: why training stopped early (empty unless diverged)",
+    "stopped": "str: why training ended early: '' (it did not), 'diverged' or 'oom'",
+    "stopped_step": "int: step where training ended early, else -1",
+    "stopped_reason": "str: what happened there (empty unless stopped)",
     "n_params": "int: all trainable parameters",
     "n_params_non_embedding": "int: parameters excluding token/position embeddings and head",
     "initial_loss": "float: training loss at step 1",
@@ -110,6 +111,9 @@ SUMMARY = {
     "tokens_per_s": "float: training throughput",
     "wall_s": "float: wall seconds of the whole run (training, evals, probes)",
     "threads": "int: torch intra-op threads",
+    "device": "str: cpu | cuda | mps: where the run trained (not part of its identity)",
+    "device_name": "str: the GPU model, or the CPU model",
+    "dtype": "str: fp32, or bf16-autocast (matmuls and attention in bfloat16)",
     "torch_version": "str",
     "numerics_version": "int: spec.NUMERICS_VERSION of the code that trained the run",
     "resumed_at": "str: steps at which the run resumed from a checkpoint, comma-separated",

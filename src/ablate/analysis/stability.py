@@ -39,7 +39,7 @@ from ablate.config import StatusRules
 
 TIERS = [(90.0, "A"), (75.0, "B"), (50.0, "C"), (-np.inf, "D")]
 TIER_NAMES = {"A": "stable", "B": "shaky", "C": "unstable", "D": "broken"}
-STATUSES = ["ok", "diverged", "stalled", "unstable", "collapsed"]
+STATUSES = ["ok", "diverged", "stalled", "unstable", "collapsed", "oom"]
 WEIGHTS = {
     "fail": 100.0,
     "collapse": 40.0,

@@ -10,15 +10,16 @@ import torch
 
 
 def group_grad_norms(groups: dict[tuple[int, str], list[torch.nn.Parameter]]) -> dict:
-    """(layer, kind) -> L2 norm of the gradients of that group (0 for groups without grad)."""
+    """(layer, kind) -> L2 norm of the gradients of that group (0 for groups without grad),
+    as 0-dim tensors left on the device: the loop reads them in batches, not every step."""
     out = {}
     for key, params in groups.items():
         grads = [p.grad for p in params if p.grad is not None]
         if not grads:
-            out[key] = 0.0
+            out[key] = torch.zeros(())
             continue
         norms = torch._foreach_norm(grads)
-        out[key] = float(torch.linalg.vector_norm(torch.stack(norms)))
+        out[key] = torch.linalg.vector_norm(torch.stack(norms))
     return out
 
 

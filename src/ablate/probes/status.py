@@ -7,7 +7,9 @@ threshold re-judges every run without training any again. Pure Python, no torch.
 Checked in order of severity, the first that applies wins:
   diverged   loss became NaN/inf or rose above diverge_factor x its initial value
              (training stopped there: the one decision the loop makes online, recorded
-             as summary diverged_step / diverged_reason)
+             as summary stopped / stopped_step / stopped_reason)
+  oom        the device ran out of memory (training stopped there; a run too large
+             for its GPU, not an instability of the variant)
   stalled    never clearly learned: the final training loss is not at least
              stall_fraction below the better of the initial loss and the task's
              context-free baseline (unigram entropy). Post-LN without warmup at high
@@ -59,11 +61,11 @@ def judge(
     and grad norm, and the per-layer mean attention entropy at its last probe."""
     loss_spike = spike_flags(losses, rules)
     grad_spike = spike_flags(grad_norms, rules)
-    diverged = None
-    if summary["diverged_step"] >= 0:
-        diverged = RunOutcome("diverged", summary["diverged_reason"], summary["diverged_step"])
+    stopped = None  # diverged, or out of memory: training ended there
+    if summary["stopped"]:
+        stopped = RunOutcome(summary["stopped"], summary["stopped_reason"], summary["stopped_step"])
     outcome = classify(
-        diverged=diverged,
+        diverged=stopped,
         final_train_loss=summary["final_train_loss"],
         initial_loss=summary["initial_loss"],
         baseline_loss=summary["baseline_loss"],

@@ -1,9 +1,10 @@
 """Train one run from its spec and write its tables: the heart of the lab.
 
 Determinism: the init seed seeds torch once at the start (model init, dropout); batches
-are a pure function of (task, data_seed, step), so every variant with the same seed sees
-the same data in the same order; torch runs deterministic kernels on a pinned number of
-threads (1 and 2 threads give different bits, so the thread count is part of the promise).
+are a pure function of (task, data_seed, step), made on the CPU so every device sees the
+same data, and every variant with the same seed sees the same data in the same order;
+torch runs deterministic kernels on a pinned number of threads (1 and 2 threads give
+different bits, so the thread count is part of the promise; on a GPU, the GPU model).
 
 Nothing lost: every ``checkpoint_every`` steps, and when SIGTERM or SIGINT arrives (what
 Slurm sends before preemption and at its time limit), the run saves a checkpoint
@@ -29,44 +30,37 @@ from ablate.data import build_task
 from ablate.io import write_json
 from ablate.model import build_model
 from ablate.probes.attention import attention_map_rows
-from ablate.probes.gradients import group_grad_norms, layer_snapshot
-from ablate.probes.status import divergence
+from ablate.probes.gradients import layer_snapshot
 from ablate.spec import NUMERICS_VERSION, to_configs
 from ablate.train.checkpoint import identity, load_checkpoint, remove_checkpoint, save_checkpoint
-from ablate.train.evaluate import evaluate, masked_loss, probe
+from ablate.train.device import claimed_device, make_deterministic, resolve_device
+from ablate.train.evaluate import evaluate, probe
 from ablate.train.interrupt import Interrupted, stop_requests
 from ablate.train.lock import run_lock
 from ablate.train.outputs import Recorder
 from ablate.train.progress_log import progress_logger
-from ablate.train.schedule import lr_at
+from ablate.train.step import PendingSteps, Stepper, Stop, make_optimizer
 from ablate.train.summary import summarise
 
 CHECKPOINT_EVERY = 200  # steps; default of `ablate train --checkpoint-every`
+# Per-step metrics stay on the device and are read every this many steps: each read waits
+# for the GPU to finish, so reading every step would stall it. On the CPU a read is free,
+# and every step is checked at once (the CPU path is the reference).
+SYNC_EVERY = {"cpu": 1, "cuda": 16, "mps": 16}
 
 
-def make_optimizer(model: torch.nn.Module, t) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices only (not on gains and biases), as in nanoGPT."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    groups = [
-        {"params": decay, "weight_decay": t.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=t.lr, betas=(t.beta1, t.beta2), foreach=True)
-
-
-def setup(spec: dict, threads: int, root: str | Path = "."):
-    """Pin threads and determinism, build the task and the seeded model."""
+def setup(spec: dict, threads: int, root: str | Path = ".", device=None):
+    """Pin threads and determinism, build the task and the seeded model on ``device``."""
+    device = torch.device("cpu") if device is None else device
     model_cfg, t, data_cfg, seed, _ = to_configs(spec)
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    make_deterministic(device.type)
     task = build_task(data_cfg, str(root))
     model_cfg = dataclasses.replace(model_cfg, vocab_size=task.vocab_size)
     torch.manual_seed(seed)
-    model = build_model(model_cfg)
+    model = build_model(model_cfg).to(device)  # initialised on the CPU: same weights anywhere
     autocast = (
-        (lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+        (lambda: torch.autocast(device.type, dtype=torch.bfloat16))
         if t.precision == "bf16"
         else contextlib.nullcontext
     )
@@ -93,42 +87,44 @@ def train_run(
     root: str | Path = ".",
     log: Callable[[str], None] = print,
     checkpoint_every: int | None = None,
+    device: str = "auto",
+    gpu_share: int = 1,
 ) -> dict:
     """Train the run described by ``spec`` into ``out_dir`` (resuming from its checkpoint if
     it has one); write its tables and return the summary. Raises lock.RunLocked if another
-    process trains the same directory, Interrupted after checkpointing on SIGTERM/SIGINT."""
+    process trains the same directory, Interrupted after checkpointing on SIGTERM/SIGINT,
+    device.DeviceUnavailable before anything else if ``device`` is not here."""
     out = Path(out_dir)
+    kind = resolve_device(device)
     checkpoint_every = checkpoint_every or CHECKPOINT_EVERY
-    with run_lock(out), stop_requests() as stop:
-        return _train(spec, out, threads, root, log, checkpoint_every, stop)
+    with run_lock(out), stop_requests() as stop, claimed_device(kind, gpu_share) as dev:
+        return _train(spec, out, threads, root, log, checkpoint_every, stop, dev)
 
 
-def _train(spec, out, threads, root, log, checkpoint_every, stop) -> dict:
+def _train(spec, out, threads, root, log, checkpoint_every, stop, device) -> dict:
     attempt_start = time.perf_counter()
-    model, task, t, autocast = setup(spec, threads, root)
-    data_seed = spec["data_seed"]
+    model, task, t, autocast = setup(spec, threads, root, device)
     optimizer = make_optimizer(model, t)
-    groups = model.module_groups()
-    eval_sets = task.eval_sets(t.batch_size, t.eval_batches)
-    probe_batch = task.probe_batch()
-    params = [p for p in model.parameters() if p.requires_grad]
+    eval_sets = [_to(es, device) for es in task.eval_sets(t.batch_size, t.eval_batches)]
+    probe_batch = task.probe_batch().to(device)
     log(
         f"run: {model.n_params():,} params ({model.n_params(non_embedding=True):,} non-embedding), "
         f"task {spec['data']['task']}, vocab {task.vocab_size}, {t.steps} steps, "
-        f"{threads} thread(s), numerics v{NUMERICS_VERSION}"
+        f"{threads} thread(s), {device}, numerics v{NUMERICS_VERSION}"
     )
 
-    me = identity(spec, device="cpu")
+    me = identity(spec, device=device.type)
     saved = load_checkpoint(out, me, log)
     if saved is None:
         records, progress = Recorder(), Progress()
-        rows, capture = probe(model, probe_batch, 0, None, 0, autocast)
-        records.add("probes", rows)
+        records.add("probes", probe(model, probe_batch, 0, None, 0, autocast)[0])
         snapshot = layer_snapshot(model)
     else:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         torch.set_rng_state(saved["rng"])
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(saved["cuda_rng"])
         records, snapshot = Recorder(saved["records"]), saved["snapshot"]
         progress = Progress(**saved["progress"])
         progress.resumed_at.append(progress.step)
@@ -147,56 +143,40 @@ def _train(spec, out, threads, root, log, checkpoint_every, stop) -> dict:
             "snapshot": snapshot,
             "progress": dataclasses.asdict(dataclasses.replace(progress, elapsed_s=elapsed())),
         }
+        if device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state()
         save_checkpoint(out, state)
 
-    diverged, capture = None, None
-    bar = progress_logger(t.steps, start=progress.step)
+    pending = PendingSteps(records, progress, t, progress_logger(t.steps, progress.step), log)
+    train_step = Stepper(model, optimizer, task, spec["data_seed"], t, autocast)
+    sync_every = SYNC_EVERY[device.type]
+    stopped, capture = None, None
     for step in range(progress.step + 1, t.steps + 1):
         tick = time.perf_counter()
-        lr = lr_at(step, t)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y, mask = task.train_batch(data_seed, step, t.batch_size)
-        with autocast():
-            logits = model(x)
-        loss, ce = masked_loss(logits, y, mask, t.z_loss)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        by_group = group_grad_norms(groups)
-        max_norm = t.grad_clip if t.grad_clip > 0 else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True))
-        if math.isfinite(grad_norm):
-            optimizer.step()
+        try:
+            pending.add(train_step(step))
+        except torch.OutOfMemoryError as err:  # the run ends here, the study goes on
+            stopped = Stop("oom", step, f"out of memory at step {step} on {device}: {err}")
+        eval_due, probe_due = step % t.eval_every == 0, step % t.probe_every == 0
+        ckpt_due = step % checkpoint_every == 0 or bool(stop)
+        due = eval_due or probe_due or ckpt_due or len(pending) >= sync_every
+        if due or step == t.steps or stopped:
+            stopped = pending.flush(elapsed()) or stopped  # reads the device: a sync
         progress.train_s += time.perf_counter() - tick
-        progress.tokens += x.numel()
-
-        ce_value = float(ce.detach())
-        if step == 1:
-            progress.initial_loss = ce_value
-        records.add("steps", [_step_row(step, ce_value, lr, grad_norm, t, progress, elapsed())])
-        records.add(
-            "grads",
-            [
-                {"step": step, "layer": layer, "module": kind, "grad_norm": norm}
-                for (layer, kind), norm in by_group.items()
-            ],
-        )
-        diverged = divergence(ce_value, progress.initial_loss, t.diverge_factor, step)
-        if diverged is None and not math.isfinite(grad_norm):
-            diverged = divergence(grad_norm, progress.initial_loss, t.diverge_factor, step)
-        last = step == t.steps or diverged is not None
-        if step % t.eval_every == 0 or last:
+        if stopped and stopped.kind == "oom":
+            _free_memory(device)
+            break
+        last = step == t.steps or stopped is not None
+        if eval_due or last:
             records.add("evals", evaluate(model, eval_sets, step, task.chars_per_token, autocast))
-        if step % t.probe_every == 0 or last:
+        if probe_due or last:
             rows, capture = probe(
                 model, probe_batch, step, snapshot, step - progress.last_probe, autocast
             )
             records.add("probes", rows)
             snapshot, progress.last_probe = layer_snapshot(model), step
-        progress.step = step
-        bar(step, ce_value, lr, grad_norm, log)
-        if diverged is not None:
-            log(f"diverged: {diverged.reason}")
+        if stopped:
+            log(f"{stopped.kind}: {stopped.reason}")
             break
         if stop and not last:
             checkpoint()
@@ -204,8 +184,8 @@ def _train(spec, out, threads, root, log, checkpoint_every, stop) -> dict:
         if step % checkpoint_every == 0 and not last:
             checkpoint()
 
-    records.add("attn_maps", attention_map_rows(capture))
-    summary = summarise(records, progress, model, task, diverged, threads)
+    records.add("attn_maps", attention_map_rows(capture) if capture else [])
+    summary = summarise(records, progress, model, task, t, stopped, threads, device)
     summary["wall_s"] = elapsed()
     if not summary["initial_loss_ok"]:
         log(
@@ -223,13 +203,11 @@ def _train(spec, out, threads, root, log, checkpoint_every, stop) -> dict:
     return summary
 
 
-def _step_row(step, loss, lr, grad_norm, t, progress, elapsed) -> dict:
-    return {
-        "step": step,
-        "loss": loss,
-        "lr": lr,
-        "grad_norm": grad_norm,
-        "clipped": bool(t.grad_clip > 0 and grad_norm > t.grad_clip),
-        "tokens": progress.tokens,
-        "time_s": elapsed,
-    }
+def _to(eval_set, device):
+    batches = [tuple(t.to(device) for t in batch) for batch in eval_set.batches]
+    return dataclasses.replace(eval_set, batches=batches)
+
+
+def _free_memory(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -14,11 +14,12 @@ import statistics
 import torch
 
 from ablate.spec import NUMERICS_VERSION
+from ablate.train.device import device_name
 
 INITIAL_LOSS_TOLERANCE = 0.25  # nats: |initial loss - ln V| above this is flagged
 
 
-def summarise(records, progress, model, task, diverged, threads) -> dict:
+def summarise(records, progress, model, task, t, stopped, threads, device) -> dict:
     """What the run measured (tables.SUMMARY); the status is judged later, by collect."""
     losses = records.column("steps", "loss")
     steps_done = len(losses)
@@ -39,8 +40,9 @@ def summarise(records, progress, model, task, diverged, threads) -> dict:
     n_nonemb = model.n_params(non_embedding=True)
     return {
         "steps_done": steps_done,
-        "diverged_step": diverged.step if diverged else -1,
-        "diverged_reason": diverged.reason if diverged else "",
+        "stopped": stopped.kind if stopped else "",
+        "stopped_step": stopped.step if stopped else -1,
+        "stopped_reason": stopped.reason if stopped else "",
         "n_params": model.n_params(),
         "n_params_non_embedding": n_nonemb,
         "initial_loss": progress.initial_loss,
@@ -60,6 +62,9 @@ def summarise(records, progress, model, task, diverged, threads) -> dict:
         "flops": 6.0 * n_nonemb * progress.tokens,
         "tokens_per_s": progress.tokens / progress.train_s if progress.train_s > 0 else math.nan,
         "threads": threads,
+        "device": device.type,
+        "device_name": device_name(device),
+        "dtype": "bf16-autocast" if t.precision == "bf16" else "fp32",
         "torch_version": torch.__version__,
         "numerics_version": NUMERICS_VERSION,
         "resumed_at": ",".join(map(str, progress.resumed_at)),
