@@ -18,13 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ablate.collect import STUDY_TABLES
 from ablate.spec import NUMERICS_VERSION, canonical_json, resolve_spec, set_dotted, spec_hash
-from ablate.tables import JUDGED, RUN_COLUMNS, STUDY_KEYS, SUMMARY, TABLES
+from ablate.tables import STUDY_KEYS, TABLES, study_columns
 
 TASK = "shakespeare_char"
 LN_VOCAB = math.log(65)
-RUNS_COLUMNS = list(STUDY_KEYS) + list(RUN_COLUMNS) + list(JUDGED) + list(SUMMARY)
+RUNS_COLUMNS = study_columns("runs")
 
 
 def make_spec(overrides: dict, seed: int, task: str = TASK) -> dict:
@@ -201,7 +200,7 @@ def write_study(study_dir: str | Path, runs: pd.DataFrame, name: str = "fake") -
     for row in runs.to_dict("records"):
         keys = {k: row[k] for k in STUDY_KEYS}
         for table, frame in run_tables(row).items():
-            parts[table].append(frame.assign(**keys)[list(STUDY_KEYS) + STUDY_TABLES[table]])
+            parts[table].append(frame.assign(**keys)[study_columns(table)])
     runs.to_parquet(study_dir / "runs.parquet", index=False)
     for table, frames in parts.items():
         pd.concat(frames, ignore_index=True).to_parquet(study_dir / f"{table}.parquet")

@@ -20,11 +20,7 @@ import pandas as pd
 from ablate.config import StatusRules
 from ablate.io import write_json, write_parquet
 from ablate.probes.status import judge
-from ablate.tables import JUDGED, JUDGED_STEP_COLUMNS, RUN_COLUMNS, STUDY_KEYS, SUMMARY, TABLES
-
-STUDY_TABLES = {name: list(TABLES[name]) for name in TABLES} | {
-    "steps": list(TABLES["steps"]) + list(JUDGED_STEP_COLUMNS)
-}
+from ablate.tables import JUDGED, STUDY_KEYS, SUMMARY, TABLES, study_columns
 
 
 def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str | Path) -> None:
@@ -46,12 +42,11 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
             | {k: summary.get(k) for k in (*JUDGED, *SUMMARY)}
         )
         for name, frame in tables.items():
-            parts[name].append(frame.assign(**keys)[list(STUDY_KEYS) + STUDY_TABLES[name]])
-    columns = list(STUDY_KEYS) + list(RUN_COLUMNS) + list(JUDGED) + list(SUMMARY)
-    write_parquet(out / "runs.parquet", pd.DataFrame(rows, columns=columns))
+            parts[name].append(frame.assign(**keys)[study_columns(name)])
+    write_parquet(out / "runs.parquet", pd.DataFrame(rows, columns=study_columns("runs")))
     for name, frames in parts.items():
-        cols = list(STUDY_KEYS) + STUDY_TABLES[name]
-        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+        empty = pd.DataFrame(columns=study_columns(name))
+        table = pd.concat(frames, ignore_index=True) if frames else empty
         write_parquet(out / f"{name}.parquet", table)
     write_json(
         out / "study.json",

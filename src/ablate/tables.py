@@ -132,3 +132,11 @@ RUN_COLUMNS = {
     "spec": "str: JSON of the fully resolved run spec",
     "log": "str: path of the run's log file",
 }
+
+
+def study_columns(name: str) -> list[str]:
+    """The columns of results/<study>/<name>.parquet, in order."""
+    if name == "runs":
+        return [*STUDY_KEYS, *RUN_COLUMNS, *JUDGED, *SUMMARY]
+    extra = JUDGED_STEP_COLUMNS if name == "steps" else {}
+    return [*STUDY_KEYS, *TABLES[name], *extra]

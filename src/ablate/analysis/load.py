@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ablate.tables import RUN_COLUMNS, STUDY_KEYS, SUMMARY, TABLES
+from ablate.tables import study_columns
 
-RUNS_COLUMNS = list(STUDY_KEYS) + list(RUN_COLUMNS) + list(SUMMARY)
 # run spec fields that name the run rather than its configuration
 SEED_KEYS = ("seed", "data_seed")
 
@@ -24,16 +23,10 @@ class StudyError(ValueError):
     """A study directory is missing a table or a column. The message names which."""
 
 
-def table_columns(name: str) -> list[str]:
-    if name == "runs":
-        return RUNS_COLUMNS
-    return list(STUDY_KEYS) + list(TABLES[name])
-
-
 def read_table(study_dir: str | Path, name: str, required: bool = True) -> pd.DataFrame:
     """results/<study>/<name>.parquet with its columns checked; empty frame if optional+absent."""
     path = Path(study_dir) / f"{name}.parquet"
-    columns = table_columns(name)
+    columns = study_columns(name)
     if not path.exists():
         if required:
             raise StudyError(f"{path} is missing (table {name!r})")
