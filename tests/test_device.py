@@ -164,3 +164,31 @@ def test_cuda_bf16_autocast_runs_matmuls_in_bf16(tmp_path):
         make_spec(precision="bf16"), tmp_path, device="cuda", log=lambda m: None
     )
     assert summary["dtype"] == "bf16-autocast" and summary["final_train_loss"] < 10
+
+
+def test_study_device_settings_reach_the_job_but_not_the_run_identity(repo_root):
+    """`device`, `gpu_share`, `checkpoint_every` change how runs execute, not which runs
+    exist; `device_in_identity` opts in to one run per device."""
+    from ablate.execution import execution
+    from ablate.study import ConfigError, expand_study, load_config
+
+    config = load_config(repo_root / "config" / "tiny.yaml")
+    plain = {r.run_id for r in expand_study(config)}
+    on_gpu = config | {"device": "cuda", "gpu_share": 4, "checkpoint_every": 50}
+    assert {r.run_id for r in expand_study(on_gpu)} == plain
+    ex = execution(on_gpu)
+    assert ex.gpus == 1 and execution(config).gpus == 0
+    assert ex.train_options() == "--device cuda --gpu-share 4 --checkpoint-every 50"
+    pinned = expand_study(on_gpu | {"device_in_identity": True})
+    assert {r.run_id for r in pinned}.isdisjoint(plain)
+    assert all(r.spec["device"] == "cuda" for r in pinned)
+    with pytest.raises(ConfigError, match="device_in_identity=true needs an explicit device"):
+        expand_study(config | {"device_in_identity": True})
+    with pytest.raises(ConfigError, match="device"):
+        expand_study(config | {"device": "gpu"})
+
+
+def test_a_run_whose_identity_names_a_device_refuses_another(tmp_path):
+    spec = make_spec() | {"device": "cuda"}
+    with pytest.raises(DeviceUnavailable, match="names device 'cuda'"):
+        loop.train_run(spec, tmp_path, device="cpu", log=lambda m: None)

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from ablate.data.sources import data_file_errors
+from ablate.execution import execution, execution_errors
 from ablate.spec import (
     SpecError,
     canonical_json,
@@ -170,7 +171,8 @@ def expand_study(config: dict, check_schema: bool = True, root: str | Path = "."
     if errors:
         raise ConfigError(_message(errors))
     tasks = config.get("tasks") or {None: {}}
-    runs, errors = [], []
+    runs, errors = [], execution_errors(config)
+    ex = execution(config)
     base_problems: set[str] = set()  # reported once for the baseline, not for every variant
     file_problems: dict[str, list[str]] = {}  # data section -> its file's problems, read once
     all_variants = variants(config)
@@ -199,6 +201,8 @@ def expand_study(config: dict, check_schema: bool = True, root: str | Path = "."
                         if variant.group == "base" or p not in base_problems
                     )
                     break
+                if ex.device_in_identity:  # opt-in: one run per device (see execution.py)
+                    spec["device"] = ex.device
                 name = task_name or spec["data"]["task"]
                 runs.append(
                     Run(

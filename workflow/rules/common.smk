@@ -10,6 +10,7 @@ if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
 from ablate.data.sources import corpus_files
+from ablate.execution import execution
 from ablate.study import ConfigError, expand_study, from_command_line, manifest
 from ablate.spec import to_configs
 
@@ -27,10 +28,10 @@ REPORT = f"reports/{STUDY}.html"
 TABLE_NAMES = ["runs", "steps", "evals", "grads", "probes", "attn_maps"]
 RUN_FILES = ["summary.json", "steps.parquet", "evals.parquet", "grads.parquet",
              "probes.parquet", "attn_maps.parquet"]
-# How runs execute, not what they compute: never part of a run's identity.
-TRAIN_OPTS = (
-    f"--checkpoint-every {config['checkpoint_every']}" if "checkpoint_every" in config else ""
-)
+# How runs execute, not what they compute (ablate.execution): a global read by the train
+# rule's shell template, so changing it is no rerun trigger.
+EXECUTION = execution(config)
+TRAIN_OPTS = EXECUTION.train_options()
 # The interpreter running Snakemake runs the jobs too, with this checkout's src/ first.
 ABLATE = f"PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}} {sys.executable} -m ablate"
 

@@ -28,6 +28,8 @@ rule train:
     log:
         "results/runs/{run}/train.log",
     threads: 1
+    resources:
+        gpu=EXECUTION.gpus,  # 1 per job with device=cuda: --resources gpu=N, Slurm --gpus
     # Appends to the log: an interrupted attempt's lines stay above "resumed from step k".
     # Execution settings come in through TRAIN_OPTS (common.smk): a global, not part of
     # this template, so changing them is not a rerun trigger.

@@ -33,7 +33,12 @@ from ablate.probes.attention import attention_map_rows
 from ablate.probes.gradients import layer_snapshot
 from ablate.spec import NUMERICS_VERSION, to_configs
 from ablate.train.checkpoint import identity, load_checkpoint, remove_checkpoint, save_checkpoint
-from ablate.train.device import claimed_device, make_deterministic, resolve_device
+from ablate.train.device import (
+    DeviceUnavailable,
+    claimed_device,
+    make_deterministic,
+    resolve_device,
+)
 from ablate.train.evaluate import evaluate, probe
 from ablate.train.interrupt import Interrupted, stop_requests
 from ablate.train.lock import run_lock
@@ -96,6 +101,11 @@ def train_run(
     device.DeviceUnavailable before anything else if ``device`` is not here."""
     out = Path(out_dir)
     kind = resolve_device(device)
+    if spec.get("device", kind) != kind:  # a device in the spec is part of its identity
+        raise DeviceUnavailable(
+            f"--device {device}: this run's spec names device {spec['device']!r} "
+            "(study key device_in_identity), so it only trains there"
+        )
     checkpoint_every = checkpoint_every or CHECKPOINT_EVERY
     with run_lock(out), stop_requests() as stop, claimed_device(kind, gpu_share) as dev:
         return _train(spec, out, threads, root, log, checkpoint_every, stop, dev)
