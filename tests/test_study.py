@@ -120,7 +120,7 @@ def test_schema_lists_exactly_the_config_keys():
         assert set(schema["$defs"][name]["properties"]) == set(typing.get_type_hints(cls))
 
 
-@pytest.mark.parametrize("path", ["config.yaml", "config/tiny.yaml"])
+@pytest.mark.parametrize("path", ["config.yaml", "config/tiny.yaml", "config/gpu.yaml"])
 def test_shipped_configs_are_valid(path, repo_root):
     runs = expand_study(load_config(repo_root / path))
     assert runs
