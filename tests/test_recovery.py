@@ -1,0 +1,252 @@
+"""An interrupted study, recovered with README_interrupted.md's commands, through real Snakemake.
+
+What each test stands for:
+- the workflow profile (profiles/default/) is loaded, so keep-going and rerun-incomplete
+  are in effect without being typed;
+- kill -9 of the whole study (or a power cut) leaves a stale lock: a bare rerun is refused,
+  `--unlock` then the same command finishes the study without retraining finished runs;
+- a damaged run directory is named by verify_run_dir, and the command in its message
+  recomputes that run alone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+ENV = os.environ | {
+    "PYTHONPATH": str(ROOT / "src"),  # this checkout's code, for Snakemake and its jobs
+    "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}",
+}
+STUDY = ("--cores", "2", "--configfile", "config/tiny.yaml")  # the README's tiny study
+PROFILE_LINE = "Using workflow specific profile"
+
+
+def copy_workflow(dest: Path) -> Path:
+    """The files a checkout needs to run a study (the code comes in through PYTHONPATH)."""
+    for name in ["Snakefile", "workflow", "profiles", "config"]:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name)
+        else:
+            shutil.copy(source, dest / name)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """One command as a user types it in the workflow directory; output merged."""
+    return subprocess.run(
+        [str(SNAKEMAKE), *args],
+        cwd=workdir,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def start(workdir: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    """Snakemake in the background, in its own process group (its jobs join that group)."""
+    log = workdir / "first-attempt.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(SNAKEMAKE), *args],
+            cwd=workdir,
+            env=ENV,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc, log
+
+
+def wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 120):
+    """Poll until condition() is truthy; fail if Snakemake ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if proc.poll() is not None:
+            pytest.fail(f"snakemake ended first (rc {proc.returncode}):\n{log.read_text()}")
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout} s:\n{log.read_text()}")
+
+
+def live_processes(pgid: int) -> list[int]:
+    """Processes of a group that still run. Zombies are left out: a killed Snakemake's
+    children are reparented, and on some machines (containers) nobody reaps them."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)"
+        except OSError:
+            continue  # it exited while we looked
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def train_jobs(output: str) -> dict[str, str]:
+    """{jobid: run id} of each train job Snakemake announced in its output."""
+    indented = r"(?:[ \t]+.*\n)*?"  # the job's other lines, up to the next field we want
+    pattern = rf"rule train:\n{indented}[ \t]+jobid: (\d+)\n{indented}[ \t]+wildcards: run=(\w+)"
+    return dict(re.findall(pattern, output))
+
+
+def finished_train_runs(output: str) -> set[str]:
+    """Run ids whose train job Snakemake reported finished (it records that just before)."""
+    jobs = train_jobs(output)
+    return {jobs[j] for j in re.findall(r"Finished jobid: (\d+) \(Rule: train\)", output)}
+
+
+def fingerprint(path: Path) -> tuple[int, int, bytes]:
+    """Rewritten (even with equal bytes) means a new inode or mtime: training ran again."""
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_ino, path.read_bytes()
+
+
+def test_workflow_profile_settings_are_in_effect(capsys, monkeypatch, tmp_path):
+    """Snakemake's own argument parsing, as `snakemake` in this checkout runs it."""
+    from snakemake.cli import parse_args
+
+    monkeypatch.chdir(tmp_path)  # elsewhere: found beside the Snakefile, as the tests run it
+    _, args = parse_args(["--snakefile", str(ROOT / "Snakefile"), "--dry-run"])
+    assert f"{PROFILE_LINE} {ROOT / 'profiles' / 'default'} " in capsys.readouterr().err
+    assert args.keep_going and args.rerun_incomplete
+
+
+@pytest.mark.slow
+def test_rerun_incomplete_retrains_a_job_snakemake_did_not_see_finish(tmp_path):
+    """Snakemake alone is killed (OOM killer, `kill -9 <its pid>`) while a run trains: the
+    run finishes as an orphan, but Snakemake never recorded it, so its outputs are
+    'incomplete'. Without the profile's rerun-incomplete that blocks every rerun."""
+    workdir = copy_workflow(tmp_path)
+    one_run = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
+    one_run = {k: v for k, v in one_run.items() if k not in ("ablations", "grids")}
+    (workdir / "config" / "one.yaml").write_text(yaml.safe_dump(one_run | {"seeds": [0]}))
+    one = ("--configfile", "config/one.yaml")
+
+    proc, log = start(workdir, "--cores", "1", *one)
+    # train.log appears when the job's shell starts, after Snakemake marked it incomplete
+    (train_log,) = wait_for(lambda: list(workdir.glob("results/runs/*/train.log")), proc, log)
+    proc.kill()  # Snakemake only, not its group
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while live_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not live_processes(proc.pid)
+    run_id = train_log.parent.name
+    assert (train_log.parent / "summary.json").exists()  # the orphan finished its run
+
+    assert snakemake(workdir, "--unlock", *one).returncode == 0
+    without = snakemake(workdir, "--dry-run", "--workflow-profile", "none", *one)
+    assert without.returncode != 0
+    assert "IncompleteFilesException" in without.stdout
+    with_profile = snakemake(workdir, "--dry-run", *one)
+    assert with_profile.returncode == 0, with_profile.stdout
+    assert PROFILE_LINE in with_profile.stdout
+    assert run_id in train_jobs(with_profile.stdout).values()  # retrained: it may be partial
+
+
+@pytest.fixture(scope="module")
+def killed_and_recovered(tmp_path_factory):
+    """kill -9 the whole study once a run has finished, then the README's commands."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("killed"))
+    proc, log = start(workdir, *STUDY)
+    try:
+        finished = wait_for(lambda: finished_train_runs(log.read_text()), proc, log)
+        os.killpg(proc.pid, signal.SIGKILL)  # what a power cut does to every process
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    first = log.read_text()
+    n_runs = int(re.search(r"^train\s+(\d+)\s*$", first, re.MULTILINE).group(1))
+    assert len(finished) < n_runs, "the study ended before the kill: make it larger"
+    runs = workdir / "results" / "runs"
+    before = {run: fingerprint(runs / run / "summary.json") for run in finished}
+
+    bare = snakemake(workdir, *STUDY)
+    unlock = snakemake(workdir, "--unlock", "--configfile", "config/tiny.yaml")
+    rerun = snakemake(workdir, *STUDY)
+    after = {run: fingerprint(runs / run / "summary.json") for run in finished}
+    return SimpleNamespace(
+        workdir=workdir, n_runs=n_runs, finished=finished, before=before, after=after,
+        bare=bare, unlock=unlock, rerun=rerun,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_bare_rerun_after_kill_9_is_refused_by_the_stale_lock(killed_and_recovered):
+    bare = killed_and_recovered.bare
+    assert bare.returncode != 0
+    assert "LockException" in bare.stdout
+    assert "Directory cannot be locked" in bare.stdout
+    assert not train_jobs(bare.stdout)  # refused before any job started
+
+
+@pytest.mark.slow
+def test_unlock_then_the_same_command_finishes_the_study(killed_and_recovered):
+    study = killed_and_recovered
+    assert study.unlock.returncode == 0, study.unlock.stdout
+    assert "Unlocked working directory" in study.unlock.stdout
+    assert study.rerun.returncode == 0, study.rerun.stdout
+    assert PROFILE_LINE in study.rerun.stdout
+    assert (study.workdir / "reports" / "tiny.html").is_file()
+    summaries = list((study.workdir / "results" / "runs").glob("*/summary.json"))
+    assert len(summaries) == study.n_runs
+
+
+@pytest.mark.slow
+def test_runs_finished_before_the_kill_are_not_trained_again(killed_and_recovered):
+    study = killed_and_recovered
+    assert study.after == study.before  # same inode, mtime and bytes
+    retrained = set(train_jobs(study.rerun.stdout).values())
+    assert retrained, "the unfinished runs are trained"
+    assert not retrained & study.finished
+
+
+@pytest.mark.slow
+def test_damaged_run_is_named_and_its_fix_recomputes_it_alone(killed_and_recovered, monkeypatch):
+    from ablate.rundir import RunDirError, recompute_command, verify_run_dir
+
+    study = killed_and_recovered
+    monkeypatch.chdir(study.workdir)  # paths as Snakemake and `ablate collect` see them
+    runs = Path("results/runs")
+    damaged = sorted(study.finished)[0]
+    steps = runs / damaged / "steps.parquet"
+    steps.write_bytes(steps.read_bytes()[:100])  # a table cut short
+    with pytest.raises(RunDirError, match=f"run {damaged} .*steps.parquet") as caught:
+        verify_run_dir(runs / damaged, damaged)
+    command = recompute_command(runs / damaged)
+    assert command in str(caught.value)
+    others = {p.parent.name: fingerprint(p) for p in runs.glob("*/summary.json")}
+    del others[damaged]
+
+    fixed = subprocess.run(
+        f"{command} --configfile config/tiny.yaml",
+        shell=True,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert fixed.returncode == 0, fixed.stdout
+    assert set(train_jobs(fixed.stdout).values()) == {damaged}
+    for run_dir in runs.iterdir():
+        verify_run_dir(run_dir, run_dir.name)
+    assert {run: fingerprint(runs / run / "summary.json") for run in others} == others
