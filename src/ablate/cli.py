@@ -90,8 +90,13 @@ def cmd_expand(args) -> int:
 
 def cmd_collect(args) -> int:
     from ablate.collect import collect_study
+    from ablate.rundir import RunDirError
 
-    collect_study(args.manifest, args.runs, args.out)
+    try:
+        collect_study(args.manifest, args.runs, args.out)
+    except RunDirError as error:  # a damaged run: say which and how to redo it, no traceback
+        print(f"ablate collect: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

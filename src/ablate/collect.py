@@ -20,6 +20,7 @@ import pandas as pd
 from ablate.config import StatusRules
 from ablate.io import write_json, write_parquet
 from ablate.probes.status import judge
+from ablate.rundir import RunDirError, verify_run_dir
 from ablate.tables import JUDGED, STUDY_KEYS, SUMMARY, TABLES, study_columns
 
 
@@ -27,6 +28,14 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
     manifest = json.loads(Path(manifest_path).read_text())
     rules = StatusRules(**manifest["status_rules"])
     runs_dir, out = Path(runs_dir), Path(out_dir)
+    damaged = []  # every damaged run at once, so one round of recomputing fixes them all
+    for run_id in dict.fromkeys(run["run_id"] for run in manifest["runs"]):
+        try:
+            verify_run_dir(runs_dir / run_id, run_id)
+        except RunDirError as error:
+            damaged.append(str(error))
+    if damaged:
+        raise RunDirError("\n".join(damaged))
     rows, parts = [], {name: [] for name in TABLES}
     cache: dict[str, tuple[dict, dict[str, pd.DataFrame]]] = {}
     for run in manifest["runs"]:
