@@ -1,4 +1,5 @@
-"""An interrupted study, recovered with README_interrupted.md's commands, through real Snakemake.
+"""An interrupted study, recovered with the README's commands ("If a study was interrupted"),
+through real Snakemake.
 
 What each test stands for:
 - the workflow profile (profiles/default/) is loaded, so keep-going and rerun-incomplete
@@ -30,7 +31,9 @@ ENV = os.environ | {
     "PYTHONPATH": str(ROOT / "src"),  # this checkout's code, for Snakemake and its jobs
     "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}",
 }
-STUDY = ("--cores", "2", "--configfile", "config/tiny.yaml")  # the README's tiny study
+# the README's tiny study, with runs of 300 steps (not 30) checkpointed every 5, so that a
+# kill finds runs in the middle of training with a checkpoint
+STUDY = ("--cores", "2", "--configfile", "config/long.yaml", "--config", "checkpoint_every=5")
 PROFILE_LINE = "Using workflow specific profile"
 
 
@@ -166,9 +169,18 @@ def test_rerun_incomplete_retrains_a_job_snakemake_did_not_see_finish(tmp_path):
 def killed_and_recovered(tmp_path_factory):
     """kill -9 the whole study once a run has finished, then the README's commands."""
     workdir = copy_workflow(tmp_path_factory.mktemp("killed"))
+    tiny = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
+    tiny["base"]["train"] |= {"steps": 300, "eval_every": 100, "probe_every": 100}
+    (workdir / "config" / "long.yaml").write_text(yaml.safe_dump(tiny))
+    runs = workdir / "results" / "runs"
+
+    def finished_and_checkpointed() -> set[str]:
+        checkpointed = list(runs.glob("*/checkpoint.pt"))
+        return checkpointed and finished_train_runs(log.read_text())
+
     proc, log = start(workdir, *STUDY)
     try:
-        finished = wait_for(lambda: finished_train_runs(log.read_text()), proc, log)
+        finished = wait_for(finished_and_checkpointed, proc, log)
         os.killpg(proc.pid, signal.SIGKILL)  # what a power cut does to every process
     finally:
         if proc.poll() is None:
@@ -177,16 +189,16 @@ def killed_and_recovered(tmp_path_factory):
     first = log.read_text()
     n_runs = int(re.search(r"^train\s+(\d+)\s*$", first, re.MULTILINE).group(1))
     assert len(finished) < n_runs, "the study ended before the kill: make it larger"
-    runs = workdir / "results" / "runs"
     before = {run: fingerprint(runs / run / "summary.json") for run in finished}
+    checkpointed = {p.parent.name for p in runs.glob("*/checkpoint.pt")}
 
     bare = snakemake(workdir, *STUDY)
-    unlock = snakemake(workdir, "--unlock", "--configfile", "config/tiny.yaml")
+    unlock = snakemake(workdir, "--unlock", "--configfile", "config/long.yaml")
     rerun = snakemake(workdir, *STUDY)
     after = {run: fingerprint(runs / run / "summary.json") for run in finished}
     return SimpleNamespace(
         workdir=workdir, n_runs=n_runs, finished=finished, before=before, after=after,
-        bare=bare, unlock=unlock, rerun=rerun,
+        bare=bare, unlock=unlock, rerun=rerun, checkpointed=checkpointed,
     )  # fmt: skip
 
 
@@ -221,6 +233,19 @@ def test_runs_finished_before_the_kill_are_not_trained_again(killed_and_recovere
 
 
 @pytest.mark.slow
+def test_runs_killed_mid_training_resume_from_their_checkpoint(killed_and_recovered):
+    """A checkpoint survives Snakemake's cleanup of the killed job's outputs, and the
+    retrained run starts from it, not from step 0; it is removed once the run is done."""
+    study = killed_and_recovered
+    runs = study.workdir / "results" / "runs"
+    assert study.checkpointed  # the kill waited for one
+    for run in study.checkpointed:
+        log = (runs / run / "train.log").read_text()
+        assert re.search(r"resumed from step [1-9]", log), log
+        assert not (runs / run / "checkpoint.pt").exists()
+
+
+@pytest.mark.slow
 def test_damaged_run_is_named_and_its_fix_recomputes_it_alone(killed_and_recovered, monkeypatch):
     from ablate.rundir import RunDirError, recompute_command, verify_run_dir
 
@@ -238,7 +263,7 @@ def test_damaged_run_is_named_and_its_fix_recomputes_it_alone(killed_and_recover
     del others[damaged]
 
     fixed = subprocess.run(
-        f"{command} --configfile config/tiny.yaml",
+        f"{command} --configfile config/long.yaml",
         shell=True,
         env=ENV,
         stdout=subprocess.PIPE,
