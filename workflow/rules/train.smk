@@ -30,9 +30,9 @@ rule train:
     threads: 1
     resources:
         gpu=EXECUTION.gpus,  # 1 per job with device=cuda: --resources gpu=N, Slurm --gpus
-    # Appends to the log: an interrupted attempt's lines stay above "resumed from step k".
     # Execution settings come in through TRAIN_OPTS (common.smk): a global, not part of
-    # this template, so changing them is not a rerun trigger.
+    # this template, so changing them is not a rerun trigger. A resumed run's log starts
+    # with "resumed from step k" (Snakemake removes the log of a job before rerunning it).
     shell:
         "{ABLATE} train --spec {input.spec} --out results/runs/{wildcards.run}"
-        " --threads {threads} {TRAIN_OPTS} >> {log} 2>&1"
+        " --threads {threads} {TRAIN_OPTS} > {log} 2>&1"
