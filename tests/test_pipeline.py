@@ -204,3 +204,13 @@ def test_numerics_change_makes_runs_stale_and_a_report_change_does_not(study, tm
     )
     runs = pd.read_parquet(workdir / "results" / "tiny" / "runs.parquet")
     assert dry_run_train_jobs() == runs["run_id"].nunique()
+
+
+def test_execution_settings_are_not_rerun_triggers(study):
+    """Moving a finished study to a GPU, or changing its checkpoint interval, retrains
+    nothing: they reach the jobs through a global, not through params or the template."""
+    workdir, _ = study
+    for setting in ("device=cuda", "checkpoint_every=7", "gpu_share=3"):
+        dry = snakemake(workdir, "-n", "--config", setting)
+        assert dry.returncode == 0, dry.stdout + dry.stderr
+        assert "Nothing to be done" in dry.stdout + dry.stderr, setting

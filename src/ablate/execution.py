@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+# Keys that change how runs execute and nothing they compute (device_in_identity is not one:
+# it changes which runs exist).
+EXECUTION_KEYS = ("device", "gpu_share", "checkpoint_every")
 
 
 @dataclass(frozen=True)

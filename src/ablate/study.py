@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from ablate.data.sources import data_file_errors
-from ablate.execution import execution, execution_errors
+from ablate.execution import EXECUTION_KEYS, execution, execution_errors
 from ablate.spec import (
     SpecError,
     canonical_json,
@@ -251,7 +251,9 @@ def load_config(path: str | Path) -> dict:
 
 
 def config_hash(config: dict) -> str:
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:16]
+    """What the study is, not how it executes: execution settings leave it alone."""
+    what = {k: v for k, v in config.items() if k not in EXECUTION_KEYS}
+    return hashlib.sha256(canonical_json(what).encode()).hexdigest()[:16]
 
 
 def manifest(config: dict, runs: list[Run]) -> dict:
