@@ -10,7 +10,8 @@ import yaml
 
 from ablate.config import SECTIONS
 from ablate.spec import SpecError, resolve_spec, spec_hash
-from ablate.study import SCHEMA, ConfigError, expand_study, load_config, variants
+from ablate.study import ConfigError, expand_study, load_config, variants
+from ablate.study_checks import SCHEMA
 
 CONFIG = {
     "study": "t",

@@ -22,7 +22,6 @@ import dataclasses
 import fnmatch
 import hashlib
 import itertools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,18 +41,7 @@ from ablate.spec import (
     status_rules,
     to_configs,
 )
-
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
-# The study name is a path component: results/<study>/ and reports/<study>.html. A slug
-# cannot climb out of results/ ('..', '/'), needs no shell quoting, and is no option flag.
-STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-STUDY_NAME_MAX = 100  # far below the 255-byte file name limit, with ".html" added
-# Names results/ already uses; compared in lower case for case-insensitive file systems.
-RESERVED_STUDY_NAMES = {
-    "runs": "results/runs/ is the run cache every study shares",
-    "readme.md": "results/README.md is a file of the repository",
-}
+from ablate.study_checks import schema_errors, study_name_errors
 
 
 class ConfigError(ValueError):
@@ -76,43 +64,6 @@ class Variant:
     name: str
     group: str
     overrides: dict
-
-
-def schema_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
-    """All JSON-schema violations, each with the path of the offending key."""
-    import jsonschema  # imported here: only the validating caller pays for it
-
-    schema = yaml.safe_load(schema_path.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = []
-    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
-        path = [str(p) for p in err.absolute_path]
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            # name the misspelled key itself, and what it could have been
-            valid = sorted(err.schema.get("properties", {}))
-            for extra in sorted(set(err.instance) - set(valid)):
-                key = ".".join([*path, extra])
-                errors.append(f"{key}: unknown key; valid keys here: {', '.join(valid)}")
-            continue
-        errors.append(f"{'.'.join(path) or '<top level>'}: {err.message}")
-    return errors
-
-
-def study_name_errors(name: Any) -> list[str]:
-    """Why ``study`` cannot name the study's output paths (empty if it can)."""
-    if not isinstance(name, str):
-        return []  # the schema reports the wrong type
-    rule = (
-        "it names results/<study>/ and reports/<study>.html, so it must start with a letter "
-        "or digit and hold only letters, digits, '_', '.' and '-', with no '..'"
-    )
-    if not STUDY_NAME.fullmatch(name) or ".." in name:
-        return [f"study={name!r} is not a safe name: {rule}"]
-    if len(name) > STUDY_NAME_MAX:
-        return [f"study={name!r} is too long: {len(name)} characters, at most {STUDY_NAME_MAX}"]
-    if name.lower() in RESERVED_STUDY_NAMES:
-        return [f"study={name!r} is reserved: {RESERVED_STUDY_NAMES[name.lower()]}"]
-    return []
 
 
 def from_command_line(config: dict) -> dict:
