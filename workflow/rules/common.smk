@@ -11,6 +11,7 @@ if SRC not in sys.path:
 
 from ablate.data.sources import corpus_files
 from ablate.execution import execution
+from ablate.resources import memory_mb, runtime_minutes
 from ablate.study import ConfigError, expand_study, from_command_line, manifest
 from ablate.spec import to_configs
 
@@ -33,7 +34,11 @@ RUN_FILES = ["summary.json", "steps.parquet", "evals.parquet", "grads.parquet",
 EXECUTION = execution(config)
 TRAIN_OPTS = EXECUTION.train_options()
 # The interpreter running Snakemake runs the jobs too, with this checkout's src/ first.
-ABLATE = f"PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}} {sys.executable} -m ablate"
+# `exec`: the program replaces the job's shell. Slurm's SIGTERM before a time limit goes to
+# every process of the job step; a shell in between would die at once, the job would end
+# as "killed" rather than with the trainer's exit code, and Slurm kills what is left of a
+# finished step: possibly the trainer, still writing its checkpoint.
+ABLATE = f"PYTHONPATH={SRC}${{PYTHONPATH:+:$PYTHONPATH}} exec {sys.executable} -m ablate"
 
 wildcard_constraints:
     run="[0-9a-f]{16}",

@@ -1,7 +1,9 @@
 # Study level: the runs' tables -> results/<study>/*.parquet -> analysis -> the report.
 
 
-localrules: manifest
+# Cheap study-level steps run where Snakemake runs, also under a cluster executor: a
+# queued Slurm job for a few seconds of work would only add waiting.
+localrules: manifest, collect, analyse, report
 
 
 rule manifest:

@@ -1,0 +1,86 @@
+"""What one training run asks a cluster for: time and memory, from its spec alone (no torch).
+
+The workflow's ``train`` rule passes these to Snakemake as resources (workflow/rules/
+train.smk); the Slurm profile turns them into ``sbatch -t`` and ``--mem``, and a local run
+ignores them. They only have to be safe and roughly proportional, not exact: too little
+time and Slurm stops the run (it checkpoints, and the retry asks for twice as long), too
+much and the job waits longer in the queue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from ablate.data.layout import seq_lens
+from ablate.model.params import count_params, flops_per_token
+from ablate.spec import to_configs
+
+# Throughput measured on the 2-core development machine (one thread per run): 5-8e10 FLOP/s
+# alone, ~2e10 with two runs per core. A cluster core may be slower and the probes and
+# gradient statistics cost extra, so time is asked for as if it were 1e10 (2-8x margin;
+# much more and long runs would ask for more than a partition's time limit allows).
+FLOPS_PER_S = 1e10
+STEP_S = 0.05  # Python overhead per step that FLOPs miss: tiny models are all overhead
+STARTUP_S = 120.0  # interpreter, torch import, data (~3 s here; more on shared filesystems)
+MIN_RUNTIME_MIN = 10  # Slurm sends SIGTERM 3 min before the limit: leave time to work
+# A run measured ~400 MB RSS before its model and data (Python + torch), ~1.3 GB for
+# 3M parameters at batch 32 x 256 tokens.
+BASE_MEM_MB = 1000
+BYTES = 4  # fp32
+# Activations kept for the backward pass per token and layer, in units of d_model (the
+# residual stream, q/k/v, attention output, the 4x-wide FFN and its activation, norms).
+ACTIVATIONS_PER_D = 16
+SCORE_COPIES = 3  # attention scores, their softmax and its gradient, per head and key
+
+
+def vocab_bound(data) -> int:
+    """An upper bound on the vocabulary (the real one is known only once data is loaded):
+    bytes for text, the task's symbols plus a few specials for synthetic tasks."""
+    return max(256, data.vocab, data.modulus) + 8
+
+
+def _sizes(spec: dict):
+    model, train, data, _, _ = to_configs(spec)
+    model = dataclasses.replace(model, vocab_size=vocab_bound(data))
+    lens = seq_lens(data)  # training length first, then the longer eval lengths
+    return model, train, lens
+
+
+def run_seconds(spec: dict) -> float:
+    """Estimated wall seconds of one run at FLOPS_PER_S: training, evals and overheads."""
+    model, train, lens = _sizes(spec)
+    seq_len = lens[0]
+    train_flops = flops_per_token(model, seq_len) * train.steps * train.batch_size * seq_len
+    n_evals = train.steps // train.eval_every + 1
+    # an eval is a forward pass (a third of a training step's FLOPs) over each eval length
+    eval_flops = sum(
+        flops_per_token(model, n) / 3 * n_evals * train.eval_batches * train.batch_size * n
+        for n in lens
+    )
+    return STARTUP_S + train.steps * STEP_S + (train_flops + eval_flops) / FLOPS_PER_S
+
+
+def runtime_minutes(spec: dict, attempt: int = 1) -> int:
+    """Slurm time limit in minutes; doubled on each retry (a retry follows a time limit or
+    a preemption, and resumes from the checkpoint the run wrote on SIGTERM)."""
+    minutes = max(MIN_RUNTIME_MIN, math.ceil(run_seconds(spec) / 60))
+    return minutes * 2 ** (attempt - 1)
+
+
+def memory_mb(spec: dict, attempt: int = 1) -> int:
+    """Slurm memory request in MB: Python and torch, the training state, and the larger of
+    the training activations and the longest eval's attention scores; grows with retries
+    (a retry may follow an out-of-memory kill)."""
+    model, train, lens = _sizes(spec)
+    params = count_params(model)["total"]
+    # weights, gradients and Adam's two moments, and once more while a checkpoint is saved
+    state = 2 * 4 * params * BYTES
+    batch, seq_len, longest = train.batch_size, lens[0], max(lens)
+    per_layer = ACTIVATIONS_PER_D * model.d_model + SCORE_COPIES * model.n_head * seq_len
+    train_acts = batch * seq_len * model.n_layer * per_layer * BYTES
+    # evals run without gradients, one layer at a time, but at up to 4x the length
+    eval_scores = batch * model.n_head * longest * longest * SCORE_COPIES * BYTES
+    logits = batch * longest * model.vocab_size * SCORE_COPIES * BYTES
+    total = state + max(train_acts, eval_scores) + logits
+    return math.ceil((BASE_MEM_MB + total / 2**20) * attempt)
