@@ -15,29 +15,22 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from tiny_run import tiny_spec
 
 import ablate.train.loop as loop
 import ablate.train.step as step_module
 from ablate.collect import read_run
 from ablate.config import StatusRules
-from ablate.spec import check_spec, resolve_spec, spec_hash
+from ablate.spec import spec_hash
 from ablate.tables import EXECUTION_COLUMNS, TABLES
 from ablate.train.device import DeviceUnavailable, resolve_device, slot_for
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = {
-    "model": {"d_model": 16, "n_layer": 2, "n_head": 2, "context": 32},
-    "train": {"steps": 30, "batch_size": 8, "warmup_steps": 5, "eval_every": 10,
-              "eval_batches": 2, "probe_every": 10, "lr": 3e-3},
-    "data": {"task": "induction", "seq_len": 32, "vocab": 16},
-}  # fmt: skip
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 
 
 def make_spec(**train) -> dict:
-    sections = {k: dict(v) for k, v in SECTIONS.items()}
-    sections["train"] |= train
-    return check_spec(resolve_spec(sections, 0))
+    return tiny_spec({f"train.{key}": value for key, value in train.items()})
 
 
 def tables(run_dir: Path) -> dict[str, pd.DataFrame]:

@@ -15,34 +15,19 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from tiny_run import tiny_spec
 
 import ablate.train.loop as loop
-from ablate.spec import check_spec, resolve_spec
 from ablate.tables import EXECUTION_COLUMNS, SUMMARY, TABLES
 from ablate.train.checkpoint import CHECKPOINT
 from ablate.train.interrupt import Interrupted
 from ablate.train.lock import run_lock
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = {
-    "model": {"d_model": 16, "n_layer": 2, "n_head": 2, "context": 32},
-    "train": {
-        "steps": 40,
-        "batch_size": 8,
-        "warmup_steps": 5,
-        "eval_every": 10,
-        "eval_batches": 2,
-        "probe_every": 10,
-        "lr": 3e-3,
-    },
-    "data": {"task": "induction", "seq_len": 32, "vocab": 16},
-}
 
 
 def make_spec(steps: int = 40, seed: int = 0) -> dict:
-    sections = {k: dict(v) for k, v in SECTIONS.items()}
-    sections["train"]["steps"] = steps
-    return check_spec(resolve_spec(sections, seed))
+    return tiny_spec({"train.steps": steps}, seed)
 
 
 def assert_same_run(a: Path, b: Path) -> None:

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import pytest
+from tiny_run import tiny_spec as spec
 
 import ablate.train.loop as loop
 import ablate.train.step as step_module
@@ -16,32 +17,10 @@ from ablate.spec import check_spec, resolve_spec
 from ablate.tables import EXECUTION_COLUMNS, SUMMARY, TABLES
 from ablate.train.sanity import overfit_one_batch
 
-TINY = {
-    "model": {"d_model": 16, "n_layer": 2, "n_head": 2, "context": 32},
-    "train": {
-        "steps": 40,
-        "batch_size": 8,
-        "warmup_steps": 5,
-        "eval_every": 20,
-        "eval_batches": 2,
-        "probe_every": 20,
-        "lr": 3e-3,
-    },
-    "data": {"task": "induction", "seq_len": 32, "vocab": 16},
-}
-
 
 def judged(run_dir) -> dict:
     """The run's summary with the status collect gives it under the default rules."""
     return read_run(run_dir, StatusRules())[0]
-
-
-def spec(overrides=None, seed=0):
-    sections = {k: dict(v) for k, v in TINY.items()}
-    for dotted, value in (overrides or {}).items():
-        section, key = dotted.split(".")
-        sections[section][key] = value
-    return check_spec(resolve_spec(sections, seed))
 
 
 def test_run_writes_every_table_with_documented_columns(tmp_path):
