@@ -7,8 +7,8 @@ tables, bit for bit, as one that was never interrupted (timing columns aside).
 
 It lives in the run directory as ``checkpoint.pt``, which is not a Snakemake output, so it
 survives Snakemake's cleanup of a failed or killed job; it is deleted once the run's
-tables are written. Its identity (run id, numerics version, device) must match the run
-that finds it, otherwise it is ignored and the run starts from step 0: a checkpoint of
+tables are written. Its identity (run id, numerics version, the device and its model) must
+match the run that finds it, otherwise it is ignored and the run starts from step 0: a checkpoint of
 another spec, code version or device is never used.
 """
 

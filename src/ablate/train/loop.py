@@ -36,6 +36,7 @@ from ablate.train.checkpoint import identity, load_checkpoint, remove_checkpoint
 from ablate.train.device import (
     DeviceUnavailable,
     claimed_device,
+    device_name,
     make_deterministic,
     resolve_device,
 )
@@ -123,7 +124,8 @@ def _train(spec, out, threads, root, log, checkpoint_every, stop, device) -> dic
         f"{threads} thread(s), {device}, numerics v{NUMERICS_VERSION}"
     )
 
-    me = identity(spec, device=device.type)
+    # the device's kind and model: resuming elsewhere would splice two numerics into one run
+    me = identity(spec, device=f"{device.type}: {device_name(device)}")
     saved = load_checkpoint(out, me, log)
     if saved is None:
         records, progress = Recorder(), Progress()
