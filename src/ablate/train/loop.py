@@ -175,7 +175,8 @@ def _train(spec, out, threads, root, log, checkpoint_every, stop, device) -> dic
         if due or step == t.steps or stopped:
             stopped = pending.flush(elapsed()) or stopped  # reads the device: a sync
         progress.train_s += time.perf_counter() - tick
-        if stopped and stopped.kind == "oom":
+        if stopped and stopped.kind == "oom":  # no eval or probe: they would run out too
+            log(f"oom: {stopped.reason}")
             _free_memory(device)
             break
         last = step == t.steps or stopped is not None
