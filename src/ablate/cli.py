@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from ablate.execution import DEVICES  # torch-free: the CLI stays fast to start
+
 
 def _load_spec(path: str) -> dict:
     from ablate.spec import check_spec
@@ -141,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--device",
-        choices=["auto", "cpu", "cuda", "mps"],
+        choices=DEVICES,
         default="auto",
         help="where to train (auto: CUDA when available, else CPU); not part of the run's id",
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEVICES = ("auto", "cpu", "cuda", "mps")  # what `device` and `ablate train --device` accept
 # Keys that change how runs execute and nothing they compute (device_in_identity is not one:
 # it changes which runs exist).
 EXECUTION_KEYS = ("device", "gpu_share", "checkpoint_every")

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from ablate.execution import DEVICES
+
 # cuBLAS picks its reduction order per workspace; a fixed workspace makes it deterministic.
 # cuBLAS reads it when its first handle is made (the first matmul), after setup sets it.
 CUBLAS_WORKSPACE = ":4096:8"
