@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ablate.config import StatusRules
 from ablate.io import write_json, write_parquet
@@ -28,10 +29,10 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
     manifest = json.loads(Path(manifest_path).read_text())
     rules = StatusRules(**manifest["status_rules"])
     runs_dir, out = Path(runs_dir), Path(out_dir)
-    damaged = []  # every damaged run at once, so one round of recomputing fixes them all
+    damaged, verified = [], {}  # every damaged run at once: one round of recomputing
     for run_id in dict.fromkeys(run["run_id"] for run in manifest["runs"]):
         try:
-            verify_run_dir(runs_dir / run_id, run_id)
+            verified[run_id] = verify_run_dir(runs_dir / run_id, run_id)
         except RunDirError as error:
             damaged.append(str(error))
     if damaged:
@@ -41,7 +42,7 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
     for run in manifest["runs"]:
         run_dir = runs_dir / run["run_id"]
         if run["run_id"] not in cache:
-            cache[run["run_id"]] = read_run(run_dir, rules)
+            cache[run["run_id"]] = read_run(run_dir, rules, verified.pop(run["run_id"]))
         summary, tables = cache[run["run_id"]]
         keys = {k: run[k] for k in STUDY_KEYS}
         rows.append(
@@ -71,10 +72,14 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
     )
 
 
-def read_run(run_dir: Path, rules: StatusRules) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """A run's summary, with its judged status, and its tables with the judged columns."""
+def read_run(
+    run_dir: Path, rules: StatusRules, read: dict | None = None
+) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """A run's summary, with its judged status, and its tables with the judged columns.
+    ``read``: its Parquet tables as verify_run_dir returned them, if already read."""
     summary = json.loads((run_dir / "summary.json").read_text())
-    tables = {name: pd.read_parquet(run_dir / f"{name}.parquet") for name in TABLES}
+    read = read or {name: pq.read_table(run_dir / f"{name}.parquet") for name in TABLES}
+    tables = {name: read[name].to_pandas() for name in TABLES}
     steps, probes = tables["steps"], tables["probes"]
     last = probes[(probes["step"] == probes["step"].max()) & (probes["metric"] == "attn_entropy")]
     layer_entropy = last.groupby("layer")["value"].mean().tolist()  # per layer, over heads

@@ -27,26 +27,31 @@ class RunDirError(ValueError):
     """A damaged run directory. The message names the run, each bad file, and the fix."""
 
 
-def verify_run_dir(run_dir: Path, expected_id: str) -> None:
-    """Raise RunDirError if run_dir is not a complete, readable run with id expected_id.
+def verify_run_dir(run_dir: Path, expected_id: str) -> dict[str, pa.Table]:
+    """Raise RunDirError if run_dir is not a complete, readable run with id expected_id;
+    else return its tables, read in full for the check (the caller need not read them again).
 
     Pass run_dir as Snakemake sees it (``results/runs/<id>``, relative to the workflow
     directory, as `ablate collect` gets it): the fix in the message uses that path.
     Every problem of the run is listed at once, so one recompute fixes them all.
     """
     run_dir = Path(run_dir)
+    tables: dict[str, pa.Table] = {}
     if not run_dir.is_dir():
         problems = [f"{run_dir} is missing"]
     else:
         problems = _spec_problems(run_dir, expected_id) + _summary_problems(run_dir)
         for name, columns in TABLES.items():
-            problems += _table_problems(run_dir / f"{name}.parquet", columns)
+            table, table_problems = _read_table(run_dir / f"{name}.parquet", columns)
+            tables[name] = table
+            problems += table_problems
     if problems:
         raise RunDirError(
             f"run {expected_id} is damaged: {'; '.join(problems)}. "
             f"To recompute just this run: {recompute_command(run_dir)} "
             f"(add the --configfile the study was run with, if any)"
         )
+    return tables
 
 
 def recompute_command(run_dir: Path) -> str:
@@ -92,19 +97,19 @@ def _summary_problems(run_dir: Path) -> list[str]:
     return []
 
 
-def _table_problems(path: Path, columns: dict[str, str]) -> list[str]:
+def _read_table(path: Path, columns: dict[str, str]) -> tuple[pa.Table | None, list[str]]:
     if not path.is_file():
-        return [f"{path} is missing"]
+        return None, [f"{path} is missing"]
     try:
         # the whole table, not only the footer: a damaged page in the middle of a file
         # with an intact footer fails only when its data is decoded
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
-        return [f"{path} is not a readable Parquet file ({_first_line(error)})"]
+        return None, [f"{path} is not a readable Parquet file ({_first_line(error)})"]
     missing = [c for c in columns if c not in table.column_names]
     if missing:
-        return [f"{path} lacks the column(s) {', '.join(missing)}"]
-    return []
+        return None, [f"{path} lacks the column(s) {', '.join(missing)}"]
+    return table, []
 
 
 def _first_line(error: Exception) -> str:
