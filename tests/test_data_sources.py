@@ -42,11 +42,11 @@ def test_defaults_of_every_task_are_valid():
 @pytest.mark.parametrize(
     "settings, expected",
     [
-        ({"task": "nope"}, "data.task='nope' is not a known task"),
+        ({"task": "nope"}, "data.task='nope' is not a known name; valid: shakespeare_char"),
         ({"task": "text_file"}, "data.path is required for data.task='text_file'"),
         ({"path": "x.txt"}, "data.path='x.txt' is only read by data.task='text_file'"),
         ({"seq_len": 0}, "data.seq_len=0 must be >= 1"),
-        ({"tokenizer": "bpe"}, "data.tokenizer='bpe' is not one of char, byte"),
+        ({"tokenizer": "bpe"}, "data.tokenizer='bpe' is not a known name; valid: char, byte"),
         ({"val_fraction": 1.0}, "data.val_fraction=1.0 must be in (0, 1)"),
         ({"task": "copy", "length": 0}, "data.length=0 must be >= 1"),
         ({"task": "sort", "vocab": 2}, "data.vocab=2 must be >= 4"),

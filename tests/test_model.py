@@ -2,6 +2,9 @@
 x norm x placement x FFN that check_model_config accepts is built as a tiny model and must
 keep shapes, causality, determinism, finite gradients, probe-path == SDPA-path logits and
 count_params == the parameters it really has. A new registry entry is covered automatically.
+
+Each generic check is a plain ``check_*`` function of a config, so a test can run the whole
+matrix on a variant it registers itself (tests/test_model_variant.py).
 """
 
 from __future__ import annotations
@@ -74,15 +77,18 @@ def test_every_registered_name_is_exercised():
         ("ffn", FFN),
     ]:
         assert {getattr(p.values[0], key) for p in COMBOS} == set(registry), key
-    # the only combination the registries cannot build is linear attention with ALiBi
+    # the only combinations the registries cannot build: a score bias without a score matrix
+    # (linear attention with ALiBi)
     for cfg, errors in REJECTED:
-        assert (cfg.attention, cfg.pos) == ("linear", "alibi")
-        assert errors == [e for e in errors if "model.attention=linear with model.pos=alibi" in e]
-    assert len(REJECTED) == len(NORM) * len(NORM_PLACEMENT) * len(FFN)
+        assert POSITION[cfg.pos].score_bias and not ATTENTION[cfg.attention].score_matrix
+        fragment = f"model.attention={cfg.attention} with model.pos={cfg.pos}"
+        assert errors and all(fragment in e for e in errors), errors
+    biased = sum(p.score_bias for p in POSITION.values())
+    no_scores = sum(not a.score_matrix for a in ATTENTION.values())
+    assert len(REJECTED) == biased * no_scores * len(NORM) * len(NORM_PLACEMENT) * len(FFN)
 
 
-@pytest.mark.parametrize("cfg", ALL)
-def test_shape_and_causality(cfg):
+def check_shape_and_causality(cfg):
     model = build(cfg).eval()
     idx = tokens()
     with torch.no_grad():
@@ -97,8 +103,7 @@ def test_shape_and_causality(cfg):
             assert not torch.allclose(other[:, t], logits[:, t])
 
 
-@pytest.mark.parametrize("cfg", COMBOS)
-def test_determinism(cfg):
+def check_determinism(cfg):
     a, b = build(cfg, seed=3), build(cfg, seed=3)
     for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q), name
@@ -107,8 +112,7 @@ def test_determinism(cfg):
     assert not torch.equal(a.wte.weight, c.wte.weight)
 
 
-@pytest.mark.parametrize("cfg", ALL)
-def test_gradients_reach_every_parameter_and_are_finite(cfg):
+def check_gradients(cfg):
     model = build(cfg)
     logits = model(tokens())
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), tokens(2).reshape(-1))
@@ -119,8 +123,7 @@ def test_gradients_reach_every_parameter_and_are_finite(cfg):
         assert torch.isfinite(p.grad).all(), name
 
 
-@pytest.mark.parametrize("cfg", ALL)
-def test_capture_path_matches_sdpa_path(cfg):
+def check_capture_path(cfg):
     model = build(cfg).eval()
     idx = tokens()
     cap: dict = {}
@@ -138,7 +141,7 @@ def test_capture_path_matches_sdpa_path(cfg):
         assert logit_max.shape == (cfg.n_head,)
         assert (probs[..., ~visible] == 0).all()
         torch.testing.assert_close(probs.sum(-1), torch.ones(B, cfg.n_head, T))
-        if cfg.attention == "linear":
+        if not ATTENTION[cfg.attention].score_matrix:  # no logits to report
             assert torch.isnan(logit_max).all()
         else:
             assert torch.isfinite(logit_max).all()
@@ -149,8 +152,7 @@ def test_capture_path_matches_sdpa_path(cfg):
     torch.testing.assert_close(last @ model.wte.weight.T, fast, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("cfg", ALL)
-def test_count_params_formula_matches_model(cfg):
+def check_count_params(cfg):
     for variant in [cfg, tiny(**{**cfg.__dict__, "tie_head": False, "bias": True})]:
         model = build(variant)
         counted = count_params(variant)
@@ -158,34 +160,56 @@ def test_count_params_formula_matches_model(cfg):
         assert counted["non_embedding"] == model.n_params(non_embedding=True)
 
 
-@pytest.mark.parametrize("cfg", COMBOS[:: len(FFN)])
-def test_module_groups_partition_the_parameters(cfg):
+def check_module_groups(cfg):
     for variant in [cfg, tiny(**{**cfg.__dict__, "tie_head": False})]:
         model = build(variant)
         groups = model.module_groups()
         grouped = [id(p) for params in groups.values() for p in params]
         assert len(grouped) == len(set(grouped))
         assert set(grouped) == {id(p) for p in model.parameters()}
-        kinds = {"embedding", "attention", "ffn", "norm", "head"}
+        kinds = {"embedding", "position", "attention", "ffn", "norm", "head"}
         for layer, kind in groups:
             assert kind in kinds and -1 <= layer < variant.n_layer
         assert (-1, "head") in groups or variant.tie_head
         assert any(p is model.wte.weight for p in groups[(-1, "embedding")])
         for layer in range(variant.n_layer):
-            assert {(layer, "attention"), (layer, "ffn"), (layer, "norm")} <= set(groups)
+            kinds = {"attention", "norm"} | ({"ffn"} if FFN[variant.ffn].present else set())
+            assert {(layer, kind) for kind in kinds} <= set(groups)
 
 
-@pytest.mark.parametrize("pos", list(POSITION))
-def test_supports_length(pos):
-    model = build(tiny(pos=pos)).eval()
+def check_supports_length(cfg):
+    model = build(cfg).eval()
     long = tokens(length=2 * T)
-    if pos == "learned":
-        assert model.supports_length(T) and not model.supports_length(T + 1)
-        with pytest.raises(ValueError, match="model.context=8"):
-            model(long)
+    max_len = POSITION[cfg.pos].max_len(cfg)
+    if max_len is not None:
+        assert model.supports_length(max_len) and not model.supports_length(max_len + 1)
+        with pytest.raises(ValueError, match=f"model.context={cfg.context}"):
+            model(tokens(length=max_len + 1))
     else:
         assert model.supports_length(10 * T)
         assert model(long).shape == (B, 2 * T, V)
+
+
+# The generic matrix: every check on every combination the registries can build.
+CHECKS = {
+    check_shape_and_causality: ALL,
+    check_determinism: COMBOS,
+    check_gradients: ALL,
+    check_capture_path: ALL,
+    check_count_params: ALL,
+    check_module_groups: COMBOS[:: len(FFN)],
+    check_supports_length: [pytest.param(tiny(pos=pos), id=pos) for pos in POSITION],
+}
+MATRIX = [
+    pytest.param(check, *p.values, id=f"{check.__name__[6:]}-{p.id}")
+    for check, params in CHECKS.items()
+    for p in params
+]
+
+
+@pytest.mark.parametrize(("check", "cfg"), MATRIX)
+def test_generic_matrix(check, cfg):
+    check(cfg)
 
 
 def test_build_model_rejects_bad_configs_naming_the_key():

@@ -323,7 +323,18 @@ def test_bf16_autocast_close_to_fp32(attention):
 
 
 def test_flops_per_token_formula():
-    cfg = tiny()
-    n = count_params(cfg)["non_embedding"]
-    assert flops_per_token(cfg, 64) == 6 * n + 6 * 2 * 64 * 16
-    assert flops_per_token(tiny(window=8), 64) == 6 * n + 6 * 2 * 8 * 16
+    # tiny(): C = 16, 2 layers, 4 heads of 4, FFN 64, no biases, tied head. Per block:
+    # qkv 16 x 48 + proj 16 x 16 = 1024, FFN 2 x 16 x 64 = 2048, two gains 32 -> 3104;
+    # N = 2 x 3104 + final gain 16 = 6224, 6N = 37344. Attention: 6 x 2 layers x n_ctx x 16.
+    assert count_params(tiny())["non_embedding"] == 6224
+    assert flops_per_token(tiny(), 64) == 37344 + 6 * 2 * 64 * 16 == 49632
+    # a window caps the keys a query sees at 8
+    assert flops_per_token(tiny(window=8), 64) == 37344 + 6 * 2 * 8 * 16 == 38880
+    assert flops_per_token(tiny(window=128), 64) == 49632  # a window beyond T changes nothing
+    # linear attention: the same projections; its running sums cost head_dim (4) per channel
+    assert flops_per_token(tiny(attention="linear"), 64) == 37344 + 6 * 2 * 4 * 16 == 38112
+    assert flops_per_token(tiny(attention="linear"), 1024) == 38112  # O(1) per token in T
+    # GQA with 2 kv heads: qkv 16 x (16 + 2 x 8) = 512 -> block 2848, N = 5712
+    assert flops_per_token(tiny(attention="gqa", n_kv_head=2), 64) == 6 * 5712 + 12288 == 46560
+    # SwiGLU: three 16 x 64 matrices -> block 4128, N = 8272
+    assert flops_per_token(tiny(ffn="swiglu"), 64) == 6 * 8272 + 12288 == 61920

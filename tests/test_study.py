@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import copy
-import typing
+import dataclasses
 
 import pytest
-import yaml
 
-from ablate.config import SECTIONS
-from ablate.spec import SpecError, resolve_spec, spec_hash
+from ablate.config import SECTIONS, StatusRules
+from ablate.execution import DEVICES
+from ablate.registry import POSITION
+from ablate.spec import SpecError, resolve_spec, spec_hash, status_rules
 from ablate.study import ConfigError, expand_study, load_config, variants
-from ablate.study_checks import SCHEMA
+from ablate.study_checks import schema_errors, study_schema
 
 CONFIG = {
     "study": "t",
@@ -114,11 +115,56 @@ def test_wrong_type_names_key():
         resolve_spec({"model": {"n_layer": "2"}}, 0)
 
 
-def test_schema_lists_exactly_the_config_keys():
-    """The JSON schema and the dataclasses must describe the same keys."""
-    schema = yaml.safe_load(SCHEMA.read_text())
-    for name, cls in SECTIONS.items():
-        assert set(schema["$defs"][name]["properties"]) == set(typing.get_type_hints(cls))
+def test_schema_is_generated_from_the_dataclasses():
+    """Each key's type and range, stated once in config.py, reach the study schema."""
+    defs = study_schema()["$defs"]
+    for name, cls in [*SECTIONS.items(), ("status", StatusRules)]:
+        assert set(defs[name]["properties"]) == {f.name for f in dataclasses.fields(cls)}
+    model, data = defs["model"]["properties"], defs["data"]["properties"]
+    assert model["d_model"] == {"type": "integer", "minimum": 1}
+    assert model["d_ff"] == {"type": ["integer", "null"], "minimum": 1}
+    assert model["dropout"] == {"type": "number", "minimum": 0, "exclusiveMaximum": 1}
+    assert model["pos"] == {"type": "string", "enum": list(POSITION)}
+    assert data["eval_multipliers"] == {"type": "array", "items": {"type": "integer", "minimum": 2}}
+    assert defs["status"]["properties"]["spike_window"] == {"type": "integer", "minimum": 5}
+    assert study_schema()["properties"]["device"]["enum"] == list(DEVICES)
+
+
+def _just_outside(bounds: dict):
+    """A value that breaks one bound of a key, and the bound's words."""
+    for rule, delta in [("ge", -1), ("gt", 0), ("le", 1), ("lt", 0)]:
+        if rule in bounds:
+            return bounds[rule] + delta
+    raise AssertionError(bounds)
+
+
+BOUNDED = [
+    (section, cls, f)
+    for section, cls in [*SECTIONS.items(), ("status", StatusRules)]
+    for f in dataclasses.fields(cls)
+    if f.metadata and "items" not in f.metadata
+]
+
+
+@pytest.mark.parametrize(
+    ("section", "cls", "f"), BOUNDED, ids=[f"{s}.{f.name}" for s, _, f in BOUNDED]
+)
+def test_every_bound_is_enforced_by_the_schema_and_the_spec(section, cls, f):
+    """One statement, two checks: a base value goes through the schema, an ablation value
+    (not schema-checked) through the spec; both reject a value just outside the range."""
+    bad = _just_outside(dict(f.metadata))
+    if section == "status":
+        config = copy.deepcopy(CONFIG) | {"status": {f.name: bad}}
+        assert any(e.startswith(f"status.{f.name}: ") for e in schema_errors(config))
+        with pytest.raises(SpecError, match=rf"status\.{f.name}={bad!r} must be"):
+            status_rules({f.name: bad})
+        return
+    config = copy.deepcopy(CONFIG)
+    config["base"].setdefault(section, {})[f.name] = bad
+    assert any(e.startswith(f"base.{section}.{f.name}: ") for e in schema_errors(config))
+    config = copy.deepcopy(CONFIG) | {"ablations": {f"{section}.{f.name}": [bad]}}
+    with pytest.raises(ConfigError, match=rf"{section}\.{f.name}={bad!r} must be"):
+        expand_study(config)
 
 
 @pytest.mark.parametrize("path", ["config.yaml", "config/tiny.yaml", "config/gpu.yaml"])

@@ -1,8 +1,10 @@
 """Every named variant of the lab, one registry per axis, without importing torch.
 
-A config names a variant by string (``model.pos: rope``). The DAG layer validates the
-names against these tables (so a typo fails before any job starts, listing the valid
-names) and the model / data code resolves them to classes with :func:`resolve`.
+A config names a variant by string (``model.pos: rope``). Each registry maps the name to a
+small record of the variant's traits (``ablate.model.traits``, ``ablate.data.layout``): the
+class it builds, resolved lazily by :func:`resolve`, and the facts the rest of the lab asks
+about it (parameters it adds, constraints it imposes, a score bias, its FLOPs). No code
+outside this file compares a config value with a variant's name.
 
 Adding a variant = one small class in its module + one line here. The generic tests
 iterate over these tables, so the new entry is covered automatically.
@@ -11,62 +13,131 @@ iterate over these tables, so the new entry is covered automatically.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ablate.data import layout
+from ablate.data.layout import TaskTraits
+from ablate.model.traits import FFN, Attention, Norm, Placement, Position
+
+
+@dataclass(frozen=True)
+class Precision:
+    autocast: str | None = None  # torch dtype name that autocast runs the forward pass in
+    module: None = None  # a plain option: nothing to resolve
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    module: str
+    any_bytes: bool = False  # takes any file: bytes that are not UTF-8 come through too
+
+
+# ---------------------------------------------------------------- constraints of variants
+
+
+def gqa_errors(cfg) -> list[str]:
+    if cfg.n_kv_head is None:
+        return [f"model.attention={cfg.attention} needs model.n_kv_head (key/value heads)"]
+    if cfg.n_head % cfg.n_kv_head != 0:
+        return [f"model.n_kv_head={cfg.n_kv_head} must divide model.n_head={cfg.n_head}"]
+    return []
+
+
+def even_head_size(cfg) -> list[str]:
+    """Rotations turn pairs of channels."""
+    if cfg.d_model % cfg.n_head == 0 and cfg.head_dim % 2 != 0:
+        return [
+            f"model.pos={cfg.pos} needs an even head size; model.d_model={cfg.d_model} / "
+            f"model.n_head={cfg.n_head} = {cfg.head_dim}"
+        ]
+    return []
+
+
+def swiglu_hidden(cfg) -> int:
+    """SwiGLU has three matrices; with ffn_match_params its width is 2/3 of the MLP's so the
+    parameter count matches a 2-matrix MLP of width ffn_hidden (Shazeer 2020)."""
+    if cfg.ffn_match_params:
+        return int(round(2 * cfg.ffn_hidden / 3))
+    return cfg.ffn_hidden
+
+
+# ---------------------------------------------------------------- the registries
 
 ATTENTION = {
-    "mha": "ablate.model.attention:MultiHeadAttention",
-    "gqa": "ablate.model.attention:MultiHeadAttention",
-    "mqa": "ablate.model.attention:MultiHeadAttention",
-    "linear": "ablate.model.linear_attention:LinearAttention",
+    "mha": Attention("ablate.model.attention:MultiHeadAttention"),
+    "gqa": Attention(
+        "ablate.model.attention:MultiHeadAttention",
+        kv_heads=lambda cfg: cfg.n_head if cfg.n_kv_head is None else cfg.n_kv_head,
+        check=gqa_errors,
+    ),
+    "mqa": Attention("ablate.model.attention:MultiHeadAttention", kv_heads=lambda cfg: 1),
+    # running sums cost about head_dim per channel in place of the keys a query sees
+    "linear": Attention(
+        "ablate.model.linear_attention:LinearAttention",
+        score_matrix=False,
+        n_ctx=lambda cfg, seq_len: cfg.head_dim,
+    ),
 }
 
 POSITION = {
-    "learned": "ablate.model.position:LearnedPosition",
-    "sinusoidal": "ablate.model.position:SinusoidalPosition",
-    "rope": "ablate.model.position:RotaryPosition",
-    "alibi": "ablate.model.position:ALiBiPosition",
-    "none": "ablate.model.position:NoPosition",
+    "learned": Position(
+        "ablate.model.position:LearnedPosition",
+        params=lambda cfg: cfg.context * cfg.d_model,
+        embedding=True,
+        max_len=lambda cfg: cfg.context,
+    ),
+    "sinusoidal": Position("ablate.model.position:SinusoidalPosition"),
+    "rope": Position("ablate.model.position:RotaryPosition", check=even_head_size),
+    "alibi": Position("ablate.model.position:ALiBiPosition", score_bias=True),
+    "none": Position("ablate.model.position:NoPosition"),
 }
 
 NORM = {
-    "layernorm": "ablate.model.norm:LayerNorm",
-    "rmsnorm": "ablate.model.norm:RMSNorm",
+    "layernorm": Norm(
+        "ablate.model.norm:LayerNorm", params=lambda cfg, dim: dim * (2 if cfg.bias else 1)
+    ),
+    "rmsnorm": Norm("ablate.model.norm:RMSNorm"),
 }
 
 NORM_PLACEMENT = {
-    "pre": "ablate.model.block:PreNormBlock",
-    "post": "ablate.model.block:PostNormBlock",
+    "pre": Placement("ablate.model.block:PreNormBlock"),
+    "post": Placement("ablate.model.block:PostNormBlock", final_norm=False),
 }
 
 FFN = {
-    "gelu": "ablate.model.ffn:GeluMLP",
-    "relu": "ablate.model.ffn:ReluMLP",
-    "swiglu": "ablate.model.ffn:SwiGLU",
-    "none": "ablate.model.ffn:NoFFN",
+    "gelu": FFN("ablate.model.ffn:GeluMLP"),
+    "relu": FFN("ablate.model.ffn:ReluMLP"),
+    "swiglu": FFN("ablate.model.ffn:SwiGLU", hidden=swiglu_hidden, inputs=2),
+    "none": FFN("ablate.model.ffn:NoFFN", present=False),
 }
 
-PRECISION = {"fp32": None, "bf16": None}
+PRECISION = {"fp32": Precision(), "bf16": Precision(autocast="bfloat16")}
 
 TOKENIZER = {
-    "char": "ablate.data.tokenize:CharTokenizer",
-    "byte": "ablate.data.tokenize:ByteTokenizer",
+    "char": Tokenizer("ablate.data.tokenize:CharTokenizer"),
+    "byte": Tokenizer("ablate.data.tokenize:ByteTokenizer", any_bytes=True),
 }
 
 TASKS = {
     # text corpora
-    "shakespeare_char": "ablate.data.text:ShakespeareChar",
-    "canterbury": "ablate.data.text:Canterbury",
-    "text_file": "ablate.data.text:TextFile",
+    "shakespeare_char": TaskTraits("ablate.data.text:ShakespeareChar", corpus="shakespeare_char"),
+    "canterbury": TaskTraits("ablate.data.text:Canterbury", corpus="canterbury"),
+    "text_file": TaskTraits("ablate.data.text:TextFile", reads_path=True, check=layout.path_errors),
     # synthetic, generated on the fly from the data seed
-    "copy": "ablate.data.synthetic:Copy",
-    "reverse": "ablate.data.synthetic:Reverse",
-    "sort": "ablate.data.synthetic:Sort",
-    "mqar": "ablate.data.recall:MQAR",
-    "induction": "ablate.data.recall:Induction",
-    "modadd": "ablate.data.modadd:ModAdd",
+    "copy": TaskTraits("ablate.data.synthetic:Copy", layout.source_and_target, scalable=True),
+    "reverse": TaskTraits("ablate.data.synthetic:Reverse", layout.source_and_target, scalable=True),
+    "sort": TaskTraits("ablate.data.synthetic:Sort", layout.source_and_target, scalable=True),
+    "mqar": TaskTraits("ablate.data.recall:MQAR", scalable=True, check=layout.mqar_errors),
+    "induction": TaskTraits(
+        "ablate.data.recall:Induction", scalable=True, check=layout.induction_errors
+    ),
+    "modadd": TaskTraits("ablate.data.modadd:ModAdd", layout.equation, check=layout.modadd_errors),
 }
 
 # config key -> registry: the choices a string-valued key may take.
-CHOICES: dict[str, dict[str, str | None]] = {
+CHOICES: dict[str, dict] = {
     "model.attention": ATTENTION,
     "model.pos": POSITION,
     "model.norm": NORM,
@@ -78,12 +149,24 @@ CHOICES: dict[str, dict[str, str | None]] = {
 }
 
 
-def resolve(registry: dict[str, str | None], name: str):
+def resolve(registry: dict, name: str):
     """Import and return the class registered under ``name``."""
     if name not in registry:
         raise KeyError(f"unknown variant {name!r}; valid: {', '.join(sorted(registry))}")
-    target = registry[name]
+    target = registry[name].module
     if target is None:
         raise KeyError(f"variant {name!r} has no class (it is a plain option)")
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+@contextmanager
+def registered(registry: dict, name: str, traits) -> Iterator[None]:
+    """Add a variant for the length of a with-block (a test's throwaway variant)."""
+    if name in registry:
+        raise KeyError(f"variant {name!r} is registered already")
+    registry[name] = traits
+    try:
+        yield
+    finally:
+        del registry[name]

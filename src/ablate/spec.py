@@ -13,13 +13,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
-import types
 import typing
 from typing import Any
 
 from ablate.config import SECTIONS, DataConfig, ModelConfig, StatusRules, TrainConfig
-from ablate.registry import PRECISION
+from ablate.validation import config_errors, section_errors
 
 # The version of the code that decides a run's numbers: the model, the data, the training
 # loop and what it records. It is part of every run's identity (``spec_hash``), so results
@@ -34,85 +32,68 @@ class SpecError(ValueError):
     """A config value that cannot make a run. The message names the key and the value."""
 
 
-def _type_ok(value: Any, hint: Any) -> bool:
-    """Check a YAML value against a dataclass annotation (int | None, list[int], ...)."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:  # YAML writes 1e-3 as a float but 1 as an int: accept both
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
 def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = None) -> dict:
-    """Fill defaults and check types; raise SpecError naming the key on the first problem."""
+    """Fill defaults and check each value; SpecError names every bad key and value."""
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise SpecError(f"unknown section(s) {sorted(unknown)}; valid: {sorted(SECTIONS)}")
     spec: dict[str, Any] = {}
+    errors = []
     for name, cls in SECTIONS.items():
-        spec[name] = dataclasses.asdict(resolve_section(name, cls, sections.get(name)))
+        try:
+            spec[name] = dataclasses.asdict(resolve_section(name, cls, sections.get(name)))
+        except SpecError as e:
+            errors.append(str(e))
+    if errors:
+        raise SpecError("; ".join(errors))
     spec["seed"] = int(seed)
     spec["data_seed"] = int(seed if data_seed is None else data_seed)
     return spec
 
 
 def resolve_section(name: str, cls: type, given: dict | None):
-    """One config section as its dataclass, defaults filled; SpecError names a bad key."""
+    """One config section as its dataclass, defaults filled; SpecError names every bad key
+    and value (types and ranges: ``ablate.validation``, from the dataclass fields)."""
     given = dict(given or {})
+    errors = section_errors(name, cls, given)
+    if errors:
+        raise SpecError("; ".join(errors))
     hints = typing.get_type_hints(cls)
     for key, value in given.items():
-        if key not in hints:
-            raise SpecError(
-                f"unknown key {name}.{key}={value!r}; valid keys: {', '.join(sorted(hints))}"
-            )
-        if not _type_ok(value, hints[key]):
-            raise SpecError(f"{name}.{key}={value!r} has the wrong type (expected {hints[key]})")
-        if isinstance(value, float) and not math.isfinite(value):
-            # YAML's .nan and .inf: no rule can judge them, and the spec could not be hashed
-            raise SpecError(f"{name}.{key}={value!r} must be a finite number")
         if isinstance(value, int) and not isinstance(value, bool) and hints[key] is float:
-            given[key] = float(value)
+            given[key] = float(value)  # YAML writes 1e-3 as a float but 1 as an int
     return cls(**given)
 
 
 def status_rules(given: dict | None) -> StatusRules:
     """The study's ``status:`` section, checked; SpecError lists every bad value."""
-    rules = resolve_section("status", StatusRules, given)
-    checks = [
-        ("spike_window", rules.spike_window >= 5, ">= 5"),
-        ("spike_k", rules.spike_k > 0, "> 0"),
-        ("max_spikes", rules.max_spikes >= 0, ">= 0"),
-        ("collapse_threshold", 0 <= rules.collapse_threshold < 1, "in [0, 1)"),
-        ("stall_fraction", 0 <= rules.stall_fraction < 1, "in [0, 1)"),
-    ]
-    errors = _failed("status", rules, checks)
-    if errors:
-        raise SpecError("; ".join(errors))
-    return rules
+    return resolve_section("status", StatusRules, given)
 
 
 def spec_errors(spec: dict) -> list[str]:
-    """Every value problem of a resolved spec, each message naming key and value."""
-    # registry names are checked by the section checkers, each beside its own rules
+    """Every value problem of a resolved spec, each message naming key and value.
+
+    Each key's own type and range come from its dataclass field (``ablate.validation``);
+    the rules below join keys, and each variant's constraints come from its traits."""
     from ablate.data.layout import train_seq_len
     from ablate.data.sources import check_data_config
     from ablate.model.constraints import check_model_config
 
     model, train, data = to_configs(spec)[:3]
-    errors = _train_errors(train) + check_model_config(model) + check_data_config(data)
+    sections = {"model": model, "train": train, "data": data}
+    errors = [e for name, cfg in sections.items() for e in config_errors(name, cfg)]
+    if errors:  # the rules below assume every key's own value is valid
+        return errors
+    if train.warmup_steps > train.steps:
+        errors.append(
+            f"train.warmup_steps={train.warmup_steps} must be at most train.steps={train.steps}"
+        )
+    errors += check_model_config(model)
+    data_errors = check_data_config(data)
+    errors += data_errors
     if model.vocab_size != 0:
         errors.append(f"model.vocab_size={model.vocab_size} is set from the data; leave it out")
-    train_len = train_seq_len(data) if not errors else 0  # needs a known, valid task
+    train_len = train_seq_len(data) if not data_errors else 0
     if train_len > model.context:
         what = "data.seq_len" if train_len == data.seq_len else "the task's sequence length"
         errors.append(
@@ -120,35 +101,6 @@ def spec_errors(spec: dict) -> list[str]:
             f"model.context={model.context}"
         )
     return errors
-
-
-def _train_errors(t: TrainConfig) -> list[str]:
-    checks = [
-        ("precision", t.precision in PRECISION, f"one of {', '.join(PRECISION)}"),
-        ("steps", t.steps >= 1, ">= 1"),
-        ("batch_size", t.batch_size >= 1, ">= 1"),
-        ("lr", t.lr > 0, "> 0"),
-        ("min_lr_ratio", 0 <= t.min_lr_ratio <= 1, "in [0, 1]"),
-        ("warmup_steps", 0 <= t.warmup_steps <= t.steps, "in [0, train.steps]"),
-        ("weight_decay", t.weight_decay >= 0, ">= 0"),
-        ("beta1", 0 <= t.beta1 < 1, "in [0, 1)"),
-        ("beta2", 0 <= t.beta2 < 1, "in [0, 1)"),
-        ("grad_clip", t.grad_clip >= 0, ">= 0 (0 disables clipping)"),
-        ("z_loss", t.z_loss >= 0, ">= 0"),
-        ("eval_every", t.eval_every >= 1, ">= 1"),
-        ("eval_batches", t.eval_batches >= 1, ">= 1"),
-        ("probe_every", t.probe_every >= 1, ">= 1"),
-        ("diverge_factor", t.diverge_factor > 1, "> 1"),
-    ]
-    return _failed("train", t, checks)
-
-
-def _failed(section: str, values, checks: list[tuple[str, bool, str]]) -> list[str]:
-    return [
-        f"{section}.{key}={getattr(values, key)!r} must be {rule}"
-        for key, ok, rule in checks
-        if not ok
-    ]
 
 
 def check_spec(spec: dict) -> dict:

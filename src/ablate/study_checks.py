@@ -1,7 +1,9 @@
 """Study-level checks that come before any run: the JSON schema, and the study's name.
 
 Pure Python, no torch. ``ablate.study.expand_study`` runs both and reports every problem
-at once, each naming the offending key.
+at once, each naming the offending key. The schema file states the study's structure; its
+per-key part is generated here from the dataclasses (``ablate.validation``), so no key's
+type or range is written twice.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ablate.config import SECTIONS, StatusRules
+from ablate.execution import DEVICES
+from ablate.validation import section_schema
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -25,15 +31,33 @@ RESERVED_STUDY_NAMES = {
 }
 
 
+def study_schema(schema_path: Path = SCHEMA) -> dict:
+    """The study's JSON schema: the file's structure, the generated per-key part added."""
+    schema = yaml.safe_load(schema_path.read_text())
+    schema["properties"]["device"]["enum"] = list(DEVICES)
+    sections = {name: section_schema(name, cls) for name, cls in SECTIONS.items()}
+    schema["$defs"] = {
+        **sections,
+        "status": section_schema("status", StatusRules),
+        "sections": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {name: {"$ref": f"#/$defs/{name}"} for name in SECTIONS},
+        },
+        "dotted_key": {"type": "string", "pattern": f"^({'|'.join(SECTIONS)})\\.[a-z_0-9]+$"},
+    }
+    return schema
+
+
 def schema_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
     """All JSON-schema violations, each with the path of the offending key."""
     import jsonschema  # imported here: only the validating caller pays for it
 
-    schema = yaml.safe_load(schema_path.read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(study_schema(schema_path))
     errors = []
     for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.path))):
         path = [str(p) for p in err.absolute_path]
+        key = ".".join(path) or "<top level>"
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             # name the misspelled key itself, and what it could have been
             valid = sorted(err.schema.get("properties", {}))
@@ -41,7 +65,11 @@ def schema_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
                 key = ".".join([*path, extra])
                 errors.append(f"{key}: unknown key; valid keys here: {', '.join(valid)}")
             continue
-        errors.append(f"{'.'.join(path) or '<top level>'}: {err.message}")
+        if err.validator == "enum":  # a registry name or a device: list the valid ones
+            valid = ", ".join(map(str, err.validator_value))
+            errors.append(f"{key}={err.instance!r} is not a known name; valid: {valid}")
+            continue
+        errors.append(f"{key}: {err.message}")
     return errors
 
 

@@ -1,11 +1,12 @@
-"""Sequence layouts of the synthetic tasks: how long a sequence is and where the answers sit.
+"""Sequence layouts of the tasks: how long a sequence is and what each task checks.
 
 Pure Python (no torch): the DAG layer checks configs with these numbers before any job runs,
 and the generators in ``synthetic.py`` / ``recall.py`` / ``modadd.py`` build exactly these
 layouts. Every sequence has ``seq_len + 1`` tokens; the model reads the first ``seq_len``
 (x) and predicts the last ``seq_len`` (y = x shifted by one).
 
-How each task uses ``data.seq_len`` (the training length):
+Each task's registry entry (``ablate.registry.TASKS``) is a :class:`TaskTraits` record
+saying how it uses ``data.seq_len`` (the training length):
 
 =================  ====================================================================
 copy/reverse/sort  ignored: ``[s_1..s_L, SEP, t_1..t_L]`` gives seq_len = 2 * data.length
@@ -22,9 +23,34 @@ two copies lie up to ``m`` times further apart). modadd and text tasks have no l
 
 from __future__ import annotations
 
-LENGTH_TASKS = ("copy", "reverse", "sort")
-SYNTHETIC_TASKS = (*LENGTH_TASKS, "mqar", "induction", "modadd")
-SCALABLE_TASKS = (*LENGTH_TASKS, "mqar", "induction")  # have longer eval sets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+def as_given(data, scale: int) -> int:
+    return data.seq_len * scale
+
+
+def no_errors(data) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class TaskTraits:
+    """What a task says about itself; the generator class is resolved lazily."""
+
+    module: str  # "package.module:Class"
+    seq_len: Callable[..., int] = as_given  # (data, scale) -> length at scale x training
+    scalable: bool = False  # has longer eval sets, one per data.eval_multipliers entry
+    corpus: str | None = None  # the packaged corpus it reads (ablate.data.sources.CORPORA)
+    reads_path: bool = False  # reads the local file data.path
+    check: Callable[..., list[str]] = no_errors  # (data) -> one message per problem
+
+
+def traits(data) -> TaskTraits:
+    from ablate.registry import TASKS  # the registry imports this module's functions
+
+    return TASKS[data.task]
 
 
 def train_seq_len(data) -> int:
@@ -34,23 +60,30 @@ def train_seq_len(data) -> int:
 
 def scaled_seq_len(data, scale: int) -> int:
     """Sequence length at ``scale`` times the training length (1 = training)."""
-    if data.task in LENGTH_TASKS:
-        return 2 * data.length * scale
-    if data.task == "modadd":
-        return 3
-    return data.seq_len * scale
+    return traits(data).seq_len(data, scale)
 
 
 def eval_scales(data) -> list[int]:
     """Scales of the eval sets: the training length, then each eval multiplier."""
-    if data.task in SCALABLE_TASKS:
-        return [1, *data.eval_multipliers]
-    return [1]
+    return [1, *data.eval_multipliers] if traits(data).scalable else [1]
 
 
 def seq_lens(data) -> list[int]:
     """Training length first, then the length of every longer eval set."""
     return [scaled_seq_len(data, s) for s in eval_scales(data)]
+
+
+# ---------------------------------------------------------------- the layouts, per task
+
+
+def source_and_target(data, scale: int) -> int:
+    """copy / reverse / sort: the input, a separator, the output."""
+    return 2 * data.length * scale
+
+
+def equation(data, scale: int) -> int:
+    """modadd: ``a b = c``, always the same length."""
+    return 3
 
 
 def induction_segment(seq_len: int, vocab: int) -> int:
@@ -62,3 +95,49 @@ def induction_segment(seq_len: int, vocab: int) -> int:
 def mqar_keys(vocab: int) -> int:
     """Keys come from the lower half of the vocabulary, values from the upper half."""
     return vocab // 2
+
+
+# ---------------------------------------------------------------- the checks, per task
+
+
+def path_errors(data) -> list[str]:
+    if not data.path:
+        return [f"data.path is required for data.task={data.task!r} (a local UTF-8 file)"]
+    return []
+
+
+def mqar_errors(data) -> list[str]:
+    errors = []
+    if data.seq_len < 4 * data.n_pairs:
+        errors.append(
+            f"data.seq_len={data.seq_len} is too short for mqar with data.n_pairs="
+            f"{data.n_pairs}: needs >= 4 * n_pairs = {4 * data.n_pairs} (pairs, then queries)"
+        )
+    most = data.n_pairs * max(eval_scales(data))  # the longest eval set has the most pairs
+    if most > mqar_keys(data.vocab):
+        errors.append(
+            f"data.n_pairs={data.n_pairs} is too many for data.vocab={data.vocab}: "
+            f"{most} distinct keys (n_pairs x largest eval multiplier) but only "
+            f"{mqar_keys(data.vocab)} keys (half the vocabulary)"
+        )
+    return errors
+
+
+def induction_errors(data) -> list[str]:
+    if induction_segment(data.seq_len, data.vocab) < 2:
+        return [
+            f"data.seq_len={data.seq_len} is too short for induction: needs >= 8 "
+            "(the repeated segment has seq_len // 4 tokens and must have >= 2)"
+        ]
+    return []
+
+
+def modadd_errors(data) -> list[str]:
+    n_train = round(data.train_fraction * data.modulus**2)
+    if not 1 <= n_train < data.modulus**2:
+        return [
+            f"data.train_fraction={data.train_fraction} leaves {n_train} of "
+            f"{data.modulus**2} pairs for training: need at least one train and one "
+            "held-out pair"
+        ]
+    return []

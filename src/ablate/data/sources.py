@@ -12,15 +12,8 @@ import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
-from ablate.data.layout import (
-    LENGTH_TASKS,
-    SCALABLE_TASKS,
-    SYNTHETIC_TASKS,
-    eval_scales,
-    induction_segment,
-    mqar_keys,
-)
 from ablate.registry import TASKS, TOKENIZER
+from ablate.validation import config_errors
 
 
 @dataclass(frozen=True)
@@ -54,8 +47,6 @@ CORPORA: dict[str, Corpus] = {
     ),
 }
 
-TEXT_TASKS = (*CORPORA, "text_file")
-
 
 def corpus_path(name: str) -> str:
     """The cached, normalised text of a corpus, relative to the repository root."""
@@ -64,55 +55,25 @@ def corpus_path(name: str) -> str:
 
 def corpus_files(data) -> list[str]:
     """Files a run with these data settings reads (relative to the repository root)."""
-    if data.task in CORPORA:
-        return [corpus_path(data.task)]
-    if data.task == "text_file":
-        return [data.path] if data.path else []
-    return []
+    task = TASKS[data.task]
+    if task.corpus is not None:
+        return [corpus_path(task.corpus)]
+    return [data.path] if task.reads_path and data.path else []
 
 
 def check_data_config(data) -> list[str]:
-    """Every problem of these data settings, each message naming the key and its value."""
-    task = data.task
-    if task not in TASKS:
-        return [f"data.task={task!r} is not a known task; valid: {', '.join(TASKS)}"]
-    errors = []
-    if data.task != "text_file" and data.path is not None:
-        errors.append(f"data.path={data.path!r} is only read by data.task='text_file'")
-    if task in TEXT_TASKS:
-        errors += _text_errors(data)
-    if task in SYNTHETIC_TASKS and task != "modadd" and data.vocab < 4:
-        errors.append(f"data.vocab={data.vocab} must be >= 4")
-    if task in SCALABLE_TASKS:
-        errors += [
-            f"data.eval_multipliers={data.eval_multipliers} must all be >= 2 (got {m})"
-            for m in data.eval_multipliers
-            if m < 2
-        ]
-    if errors:  # the layout checks below assume sane basics
+    """Every problem of these data settings, each message naming the key and its value.
+
+    Each key's own range comes from its field (``ablate.validation``); what a task needs
+    beyond that, from its traits (``registry.TASKS``, ``ablate.data.layout``)."""
+    errors = config_errors("data", data)
+    if errors:  # the task's checks assume sane values (and a known task)
         return errors
-    if task in LENGTH_TASKS and data.length < 1:
-        errors.append(f"data.length={data.length} must be >= 1")
-    if task == "mqar":
-        errors += _mqar_errors(data)
-    if task == "induction":
-        errors += _induction_errors(data)
-    if task == "modadd":
-        errors += _modadd_errors(data)
-    return errors
-
-
-def _text_errors(data) -> list[str]:
-    errors = []
-    if data.task == "text_file" and not data.path:
-        errors.append("data.path is required for data.task='text_file' (a local UTF-8 file)")
-    if data.tokenizer not in TOKENIZER:
-        errors.append(f"data.tokenizer={data.tokenizer!r} is not one of {', '.join(TOKENIZER)}")
-    if data.seq_len < 1:
-        errors.append(f"data.seq_len={data.seq_len} must be >= 1")
-    if not 0 < data.val_fraction < 1:
-        errors.append(f"data.val_fraction={data.val_fraction} must be in (0, 1)")
-    return errors
+    task = TASKS[data.task]
+    if not task.reads_path and data.path is not None:
+        readers = " or ".join(repr(name) for name, t in TASKS.items() if t.reads_path)
+        errors.append(f"data.path={data.path!r} is only read by data.task={readers}")
+    return errors + task.check(data)
 
 
 CHUNK = 1 << 20  # bytes read at a time: a file of any size is checked in bounded memory
@@ -125,7 +86,7 @@ def data_file_errors(data, root: str | Path = ".") -> list[str]:
     jobs run in (Snakemake's working directory, normally the repository root). Kept apart from
     ``check_data_config`` because that one judges settings alone and also runs inside the job.
     """
-    if data.task != "text_file" or not data.path:
+    if not TASKS[data.task].reads_path or not data.path:
         return []  # corpora are fetched by Snakemake; a missing path is check_data_config's
     key = f"data.path={data.path!r}"
     path = Path(root) / data.path
@@ -171,7 +132,7 @@ def _scan(path: Path, tokenizer: str) -> tuple[int, tuple[int, int] | None]:
     with path.open("rb") as f:
         while True:
             chunk = f.read(CHUNK)
-            if tokenizer == "byte":
+            if TOKENIZER[tokenizer].any_bytes:
                 piece = chunk.decode("latin-1")  # one character per byte; never fails
             else:
                 held = len(decoder.getstate()[0])  # bytes of a cut character, kept back
@@ -184,49 +145,3 @@ def _scan(path: Path, tokenizer: str) -> tuple[int, tuple[int, int] | None]:
             last = piece[-1:] or last
             if not chunk:
                 return n_tokens, None
-
-
-def _mqar_errors(data) -> list[str]:
-    errors = []
-    if data.n_pairs < 1:
-        return [f"data.n_pairs={data.n_pairs} must be >= 1"]
-    if data.seq_len < 4 * data.n_pairs:
-        errors.append(
-            f"data.seq_len={data.seq_len} is too short for mqar with data.n_pairs="
-            f"{data.n_pairs}: needs >= 4 * n_pairs = {4 * data.n_pairs} (pairs, then queries)"
-        )
-    most = data.n_pairs * max(eval_scales(data))  # the longest eval set has the most pairs
-    if most > mqar_keys(data.vocab):
-        errors.append(
-            f"data.n_pairs={data.n_pairs} is too many for data.vocab={data.vocab}: "
-            f"{most} distinct keys (n_pairs x largest eval multiplier) but only "
-            f"{mqar_keys(data.vocab)} keys (half the vocabulary)"
-        )
-    return errors
-
-
-def _induction_errors(data) -> list[str]:
-    if induction_segment(data.seq_len, data.vocab) < 2:
-        return [
-            f"data.seq_len={data.seq_len} is too short for induction: needs >= 8 "
-            "(the repeated segment has seq_len // 4 tokens and must have >= 2)"
-        ]
-    return []
-
-
-def _modadd_errors(data) -> list[str]:
-    errors = []
-    if data.modulus < 2:
-        errors.append(f"data.modulus={data.modulus} must be >= 2")
-    if not 0 < data.train_fraction < 1:
-        errors.append(f"data.train_fraction={data.train_fraction} must be in (0, 1)")
-    if errors:
-        return errors
-    n_train = round(data.train_fraction * data.modulus**2)
-    if not 1 <= n_train < data.modulus**2:
-        errors.append(
-            f"data.train_fraction={data.train_fraction} leaves {n_train} of "
-            f"{data.modulus**2} pairs for training: need at least one train and one "
-            "held-out pair"
-        )
-    return errors

@@ -26,7 +26,7 @@ class TextTask(Task):
         # The byte tokenizer takes any file: bytes that are not UTF-8 come through the text as
         # stand-in characters (surrogateescape) and encode back to themselves. A UTF-8 file
         # reads the same either way, so runs on text files keep their tokens.
-        errors = "surrogateescape" if data.tokenizer == "byte" else "strict"
+        errors = "surrogateescape" if TOKENIZER[data.tokenizer].any_bytes else "strict"
         text = self.path.read_text(encoding="utf-8", errors=errors)
         self.tokenizer = resolve(TOKENIZER, data.tokenizer).from_text(text)
         ids = torch.from_numpy(self.tokenizer.encode(text))

@@ -1,5 +1,6 @@
 """The from-scratch decoder-only transformer: one concept per file.
 
+    traits.py        what a registered variant says about itself (torch-free)
     constraints.py   which ModelConfig values can make a model (torch-free, used by the DAG)
     params.py        parameter count and FLOPs by formula (torch-free)
     norm.py          LayerNorm, RMSNorm

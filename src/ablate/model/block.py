@@ -6,7 +6,7 @@ Where the norm sits is the ablation (Xiong et al. 2020):
     post-norm  x = norm1(x + attn(x));   x = norm2(x + ffn(x))     (the original Transformer)
 
 Pre-norm leaves an un-normalised residual stream, so the model ends with a final norm
-(``needs_final_norm``); post-norm's output is already normalised, so it gets none.
+(``final_norm`` in the registry entry); post-norm's output is already normalised.
 """
 
 from __future__ import annotations
@@ -21,19 +21,17 @@ from ablate.registry import ATTENTION, FFN, NORM, resolve
 class Block(nn.Module):
     # child name -> kind for Transformer.module_groups (probes group gradients by kind)
     KINDS = {"norm1": "norm", "attn": "attention", "norm2": "norm", "ffn": "ffn"}
-    needs_final_norm = True
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         norm = resolve(NORM, cfg.norm)
         self.norm1 = norm.from_config(cfg)
         self.attn = resolve(ATTENTION, cfg.attention)(cfg)
-        ffn = resolve(FFN, cfg.ffn)
-        # an attention-only block (ffn "none") has no second sub-layer and no norm for it
-        self.has_ffn = getattr(ffn, "present", True)
+        # an attention-only block has no second sub-layer and no norm for it
+        self.has_ffn = FFN[cfg.ffn].present
         if self.has_ffn:
             self.norm2 = norm.from_config(cfg)
-            self.ffn = ffn(cfg)
+            self.ffn = resolve(FFN, cfg.ffn)(cfg)
 
 
 class PreNormBlock(Block):
@@ -43,8 +41,6 @@ class PreNormBlock(Block):
 
 
 class PostNormBlock(Block):
-    needs_final_norm = False
-
     def forward(self, x: torch.Tensor, pos, mask, capture: dict | None = None) -> torch.Tensor:
         x = self.norm1(x + self.attn(x, pos, mask, capture))
         return self.norm2(x + self.ffn(x)) if self.has_ffn else x

@@ -7,14 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ablate.config import ModelConfig
-
-
-def swiglu_hidden(cfg: ModelConfig) -> int:
-    """SwiGLU has three matrices; with ffn_match_params its width is 2/3 of the MLP's so the
-    parameter count matches a 2-matrix MLP of width ffn_hidden (Shazeer 2020)."""
-    if cfg.ffn_match_params:
-        return int(round(2 * cfg.ffn_hidden / 3))
-    return cfg.ffn_hidden
+from ablate.registry import swiglu_hidden
 
 
 class MLP(nn.Module):
@@ -63,9 +56,7 @@ class SwiGLU(nn.Module):
 class NoFFN(nn.Module):
     """No feed-forward sub-layer at all: an attention-only transformer, the setting in
     which induction heads were first studied (Olsson et al. 2022). The block skips the
-    sub-layer and its norm (``present = False``)."""
-
-    present = False
+    sub-layer and its norm (``present=False`` in its registry entry)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()

@@ -12,8 +12,9 @@ Three forms compute the same numbers (a test checks they agree):
   quadratic  the (T, T) matrix phi(q) phi(k)^T, masked causally, rows normalised: used by
              the probe path so the weights can be recorded
 
-There is no score matrix in the O(T) form, so no ALiBi bias and no window mask; the
-constructor refuses both. RoPE is applied to q, k before phi, which keeps weights positive.
+There is no score matrix in the O(T) form, so no ALiBi bias and no window mask: its registry
+entry says ``score_matrix=False``, and the constructor refuses a config the checks reject.
+RoPE is applied to q, k before phi, which keeps weights positive.
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ def linear_attention_weights(q, k) -> torch.Tensor:
 
 class LinearAttention(CausalSelfAttention):
     def __init__(self, cfg: ModelConfig):
-        bad = [e for e in check_model_config(cfg) if e.startswith("model.attention=linear")]
-        if bad:
-            raise ValueError("; ".join(bad))
+        errors = check_model_config(cfg)
+        if errors:
+            raise ValueError("; ".join(errors))
         super().__init__(cfg)
 
     def forward(

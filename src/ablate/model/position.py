@@ -7,7 +7,9 @@ where it has nothing to say, so every scheme composes with every attention mecha
     rotate(q, k)  q, k rotated by position before the scores  rope
     bias(T)       (H, T, T) added to the attention scores      alibi
 
-One instance is shared by all layers (no scheme here has per-layer parameters).
+One instance is shared by all layers (no scheme here has per-layer parameters). What the
+rest of the lab needs to know about a scheme (its parameters, the longest sequence it takes,
+its constraints) is in its registry entry, ``ablate.registry.POSITION``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ from ablate.config import ModelConfig
 
 class NoPosition(nn.Module):
     """NoPE: no explicit positions; the causal mask alone tells tokens apart by order."""
-
-    max_len: int | None = None  # longest sequence supported; None: any length
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -43,7 +43,6 @@ class LearnedPosition(NoPosition):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
-        self.max_len = cfg.context
         self.weight = nn.Parameter(torch.zeros(cfg.context, cfg.d_model))
 
     def embed(self, T: int) -> torch.Tensor:

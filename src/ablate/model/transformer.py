@@ -31,18 +31,21 @@ class Transformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos_traits = POSITION[cfg.pos]
         self.pos = resolve(POSITION, cfg.pos)(cfg)
         self.drop = nn.Dropout(cfg.dropout)
         block = resolve(NORM_PLACEMENT, cfg.norm_placement)
         self.blocks = nn.ModuleList(block(cfg) for _ in range(cfg.n_layer))
-        self.norm_f = resolve(NORM, cfg.norm).from_config(cfg) if block.needs_final_norm else None
+        final_norm = NORM_PLACEMENT[cfg.norm_placement].final_norm
+        self.norm_f = resolve(NORM, cfg.norm).from_config(cfg) if final_norm else None
         self.head = None if cfg.tie_head else nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self._init_weights(generator)
 
     def _init_weights(self, generator: torch.Generator | None) -> None:
         """GPT-2 init: N(0, init_std) for every matrix and table, zero biases, unit gains;
         projections that write into the residual stream get std / sqrt(2 * n_layer) so the
-        stream's variance does not grow with depth (2 residual writes per block)."""
+        stream's variance does not grow with depth (2 residual writes per block). A position
+        module's parameters start like the token table, whatever their shape."""
         std = self.cfg.init_std
         residual_std = (
             std / math.sqrt(2 * self.cfg.n_layer) if self.cfg.scale_residual_init else std
@@ -55,13 +58,14 @@ class Transformer(nn.Module):
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
                 nn.init.normal_(module.weight, 0.0, std, generator=generator)
-        if isinstance(getattr(self.pos, "weight", None), nn.Parameter):  # learned positions
-            nn.init.normal_(self.pos.weight, 0.0, std, generator=generator)
+        for p in self.pos.parameters():
+            nn.init.normal_(p, 0.0, std, generator=generator)
         # norm gains start at 1 and biases at 0 from their constructors
 
     def supports_length(self, T: int) -> bool:
-        """False only where positions cannot go beyond cfg.context (a learned table)."""
-        return self.pos.max_len is None or self.pos.max_len >= T
+        """False only where the positions have no place beyond some length (a table)."""
+        max_len = self.pos_traits.max_len(self.cfg)
+        return max_len is None or max_len >= T
 
     def forward(self, idx: torch.Tensor, capture: dict | None = None) -> torch.Tensor:
         """idx (B, T) token ids -> logits (B, T, vocab).
@@ -76,8 +80,9 @@ class Transformer(nn.Module):
         B, T = idx.shape
         if not self.supports_length(T):
             raise ValueError(
-                f"sequence length {T} exceeds model.context={self.cfg.context}: "
-                f"model.pos={self.cfg.pos} has no positions beyond it"
+                f"sequence length {T} exceeds {self.pos_traits.max_len(self.cfg)} "
+                f"(model.context={self.cfg.context}): model.pos={self.cfg.pos} has no "
+                "positions beyond it"
             )
         x = self.wte(idx)
         pe = self.pos.embed(T)
@@ -109,7 +114,7 @@ class Transformer(nn.Module):
                     groups.setdefault((layer, kind), []).append(p)
 
         add(-1, "embedding", self.wte)
-        add(-1, "embedding", self.pos)
+        add(-1, "embedding" if self.pos_traits.embedding else "position", self.pos)
         for i, block in enumerate(self.blocks):
             for name, child in block.named_children():
                 add(i, block.KINDS[name], child)
@@ -120,12 +125,14 @@ class Transformer(nn.Module):
         return groups
 
     def n_params(self, non_embedding: bool = False) -> int:
-        """Trainable parameters; non_embedding leaves out the token and position tables and
-        an untied head (Kaplan et al. 2020 count N this way)."""
+        """Trainable parameters; non_embedding leaves out the token table, a position table
+        (a position whose traits say ``embedding``) and an untied head (Kaplan et al. 2020
+        count N this way)."""
         total = sum(p.numel() for p in self.parameters())
         if non_embedding:
             total -= sum(p.numel() for p in self.wte.parameters())
-            total -= sum(p.numel() for p in self.pos.parameters())
+            if self.pos_traits.embedding:
+                total -= sum(p.numel() for p in self.pos.parameters())
             if self.head is not None:
                 total -= self.head.weight.numel()
         return total
