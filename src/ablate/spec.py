@@ -13,11 +13,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import typing
 from typing import Any
 
 from ablate.config import SECTIONS, DataConfig, ModelConfig, StatusRules, TrainConfig
-from ablate.validation import config_errors, section_errors
+from ablate.validation import config_errors, field_types, section_errors
 
 # The version of the code that decides a run's numbers: the model, the data, the training
 # loop and what it records. It is part of every run's identity (``spec_hash``), so results
@@ -29,7 +28,12 @@ NUMERICS_VERSION = 2
 
 
 class SpecError(ValueError):
-    """A config value that cannot make a run. The message names the key and the value."""
+    """A config value that cannot make a run. The message names the key and the value;
+    ``errors`` holds each problem on its own (the message joins them)."""
+
+    def __init__(self, problems: str | list[str]):
+        self.errors = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.errors))
 
 
 def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = None) -> dict:
@@ -43,9 +47,9 @@ def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = N
         try:
             spec[name] = dataclasses.asdict(resolve_section(name, cls, sections.get(name)))
         except SpecError as e:
-            errors.append(str(e))
+            errors += e.errors
     if errors:
-        raise SpecError("; ".join(errors))
+        raise SpecError(errors)
     spec["seed"] = int(seed)
     spec["data_seed"] = int(seed if data_seed is None else data_seed)
     return spec
@@ -57,8 +61,8 @@ def resolve_section(name: str, cls: type, given: dict | None):
     given = dict(given or {})
     errors = section_errors(name, cls, given)
     if errors:
-        raise SpecError("; ".join(errors))
-    hints = typing.get_type_hints(cls)
+        raise SpecError(errors)
+    hints = field_types(cls)
     for key, value in given.items():
         if isinstance(value, int) and not isinstance(value, bool) and hints[key] is float:
             given[key] = float(value)  # YAML writes 1e-3 as a float but 1 as an int
@@ -80,20 +84,18 @@ def spec_errors(spec: dict) -> list[str]:
     from ablate.model.constraints import check_model_config
 
     model, train, data = to_configs(spec)[:3]
-    sections = {"model": model, "train": train, "data": data}
-    errors = [e for name, cfg in sections.items() for e in config_errors(name, cfg)]
-    if errors:  # the rules below assume every key's own value is valid
-        return errors
-    if train.warmup_steps > train.steps:
-        errors.append(
+    train_errors = config_errors("train", train)
+    if not train_errors and train.warmup_steps > train.steps:
+        train_errors.append(
             f"train.warmup_steps={train.warmup_steps} must be at most train.steps={train.steps}"
         )
-    errors += check_model_config(model)
-    data_errors = check_data_config(data)
-    errors += data_errors
+    model_errors, data_errors = check_model_config(model), check_data_config(data)
+    errors = train_errors + model_errors + data_errors
+    if model_errors or data_errors:  # the rules below assume valid model and data values
+        return errors
     if model.vocab_size != 0:
         errors.append(f"model.vocab_size={model.vocab_size} is set from the data; leave it out")
-    train_len = train_seq_len(data) if not data_errors else 0
+    train_len = train_seq_len(data)
     if train_len > model.context:
         what = "data.seq_len" if train_len == data.seq_len else "the task's sequence length"
         errors.append(
@@ -106,7 +108,7 @@ def spec_errors(spec: dict) -> list[str]:
 def check_spec(spec: dict) -> dict:
     errors = spec_errors(spec)
     if errors:
-        raise SpecError("; ".join(errors))
+        raise SpecError(errors)
     return spec
 
 

@@ -142,7 +142,7 @@ def expand_study(config: dict, check_schema: bool = True, root: str | Path = "."
                     spec = resolve_spec(sections, seed)
                     problems = spec_errors(spec) or _file_problems(spec, root, file_problems)
                 except SpecError as e:
-                    problems = [str(e)]
+                    problems = e.errors
                 if problems:
                     if variant.group == "base":
                         base_problems.update(problems)

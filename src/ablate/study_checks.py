@@ -16,7 +16,7 @@ import yaml
 
 from ablate.config import SECTIONS, StatusRules
 from ablate.execution import DEVICES
-from ablate.validation import section_schema
+from ablate.validation import BOUNDS, bounds_words, section_schema
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -68,6 +68,9 @@ def schema_errors(config: dict, schema_path: Path = SCHEMA) -> list[str]:
         if err.validator == "enum":  # a registry name or a device: list the valid ones
             valid = ", ".join(map(str, err.validator_value))
             errors.append(f"{key}={err.instance!r} is not a known name; valid: {valid}")
+            continue
+        if err.validator in BOUNDS:  # the same words as the checks of a single value
+            errors.append(f"{key}={err.instance!r} must {bounds_words(err.schema)}")
             continue
         errors.append(f"{key}: {err.message}")
     return errors

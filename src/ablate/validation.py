@@ -59,9 +59,15 @@ def key_schema(section: str, f: dataclasses.Field, hint: Any) -> dict:
     return schema
 
 
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """The dataclass's annotations, evaluated (they are strings under PEP 563)."""
+    return typing.get_type_hints(cls)
+
+
 def section_schema(section: str, cls: type) -> dict:
     """A config section as a JSON-schema object: its keys and nothing else."""
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     properties = {f.name: key_schema(section, f, hints[f.name]) for f in dataclasses.fields(cls)}
     return {"type": "object", "additionalProperties": False, "properties": properties}
 
@@ -83,16 +89,17 @@ def _validator(section: str, cls: type, key: str, names: tuple):
 
 def value_errors(section: str, cls: type, key: str, value: Any) -> list[str]:
     """Why ``value`` cannot be ``section.key`` (empty if it can), naming key and value."""
-    name = f"{section}.{key}={value!r}"
     names = tuple(CHOICES.get(f"{section}.{key}", ()))
     found = list(_validator(section, cls, key, names).iter_errors(value))
+    name = f"{section}.{key}={value!r}"
     if any(e.validator == "type" for e in found):
         schema = section_schema(section, cls)["properties"][key]
         return [f"{name} has the wrong type (expected {_type_name(schema)})"]
     if any(e.validator == "enum" for e in found):
         return [f"{name} is not a known name; valid: {', '.join(CHOICES[f'{section}.{key}'])}"]
-    if found:
-        return [f"{name} must {_range_words(cls, key)}"]
+    if found:  # out of range: the key's own bounds, or its items'
+        schema = found[0].schema
+        return [f"{name} must {'all ' if found[0].path else ''}{bounds_words(schema)}"]
     if isinstance(value, float) and not math.isfinite(value):
         return [f"{name} must be a finite number"]  # YAML's .nan, .inf: no rule judges them
     return []
@@ -104,21 +111,22 @@ def _type_name(schema: dict) -> str:
     return f"{kind} of {schema['items']['type']}" if kind == "array" else kind
 
 
-def _range_words(cls: type, key: str) -> str:
-    """The key's bounds in words: 'be >= 1', 'be in [0, 1)', 'all be >= 2'."""
-    bounds = dict(next(f.metadata for f in dataclasses.fields(cls) if f.name == key))
-    if "items" in bounds:
-        return "all " + _range_words_of(bounds["items"])
-    return _range_words_of(bounds)
+BOUNDS = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum")
 
 
-def _range_words_of(bounds: dict) -> str:
-    low = [f"{'[' if r == 'ge' else '('}{bounds[r]:g}" for r in ("ge", "gt") if r in bounds]
-    high = [f"{bounds[r]:g}{']' if r == 'le' else ')'}" for r in ("le", "lt") if r in bounds]
+def bounds_words(schema: dict) -> str:
+    """A JSON schema's numeric bounds in words: 'be >= 1', 'be in [0, 1)'."""
+    n = {
+        b: f"{schema[b]:g}" if isinstance(schema[b], float) else str(schema[b])
+        for b in BOUNDS
+        if b in schema
+    }
+    low = [f"{'[' if b == 'minimum' else '('}{n[b]}" for b in BOUNDS[:2] if b in n]
+    high = [f"{n[b]}{']' if b == 'maximum' else ')'}" for b in BOUNDS[2:] if b in n]
     if low and high:
         return f"be in {low[0]}, {high[0]}"
-    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
-    return "be " + " and ".join(f"{signs[r]} {limit:g}" for r, limit in bounds.items())
+    signs = dict(zip(BOUNDS, [">=", ">", "<=", "<"], strict=True))
+    return "be " + " and ".join(f"{signs[b]} {n[b]}" for b in BOUNDS if b in n)
 
 
 def section_errors(section: str, cls: type, values: dict) -> list[str]:
