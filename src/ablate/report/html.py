@@ -6,7 +6,6 @@ carry a title attribute (hover) that says what the column is.
 
 from __future__ import annotations
 
-import json
 import math
 from html import escape
 
@@ -113,7 +112,7 @@ def leaderboard_html(board: pd.DataFrame) -> str:
             if r.val_loss_n_pairs
             else "—"
         )
-        overrides = ", ".join(f"{k}={v}" for k, v in json.loads(r.overrides or "{}").items())
+        overrides = r.overrides if isinstance(r.overrides, str) else ""  # tables.RUN_COLUMNS
         rows.append(
             [
                 str(r.rank),
