@@ -62,7 +62,10 @@ def header_html(meta: dict, runs: pd.DataFrame) -> str:
         ("seeds", escape(", ".join(str(s) for s in sorted(runs["seed"].unique())))),
         ("status", status),
         ("diverged", str(int(counts.get("diverged", 0)))),
-        ("compute", f"{flops:.3g} FLOPs (6·N·tokens), {_duration(wall)} of run wall time"),
+        (
+            "compute",
+            f"{flops:.3g} FLOPs (6N + attention per token), {_duration(wall)} of run wall time",
+        ),
         ("config hash", f"<code>{escape(str(meta.get('config_hash', '—')))}</code>"),
         ("created", escape(str(meta.get("created", "—")))),
     ]
