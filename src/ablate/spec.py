@@ -60,58 +60,6 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
-@dataclasses.dataclass(frozen=True)
-class RunSpec:
-    """One run, fully resolved. ``to_dict()`` is its identity (spec_hash) and spec.yaml."""
-
-    model: ModelConfig
-    train: TrainConfig
-    data: DataConfig
-    seed: int
-    data_seed: int
-    # only with the study key device_in_identity (execution.py): the run trains only there
-    device: str | None = None
-
-    def to_dict(self) -> dict:
-        spec: dict[str, Any] = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
-        spec["seed"], spec["data_seed"] = self.seed, self.data_seed
-        if self.device is not None:  # absent otherwise: the ids of device-free runs stay
-            spec["device"] = self.device
-        return spec
-
-    @classmethod
-    def from_dict(cls, spec: dict) -> RunSpec:
-        """The inverse of to_dict (a spec.yaml); SpecError names what does not fit."""
-        if not isinstance(spec, dict):
-            raise SpecError(f"a run spec is a mapping, not {type(spec).__name__}")
-        keys = {f.name for f in dataclasses.fields(cls)}
-        required = keys - {"device"}
-        if not required <= set(spec) <= keys:
-            raise SpecError(
-                f"run spec keys {sorted(spec)}: expected {sorted(required)} (and optionally device)"
-            )
-        sections = {}
-        for name, section in SECTIONS.items():
-            try:
-                sections[name] = section(**spec[name])
-            except TypeError as error:  # an unknown or missing key of the section
-                raise SpecError(f"run spec section {name!r}: {error}") from None
-        return cls(
-            **sections, seed=spec["seed"], data_seed=spec["data_seed"], device=spec.get("device")
-        )
-
-    def flat(self) -> dict[str, Any]:
-        """{'model.d_model': 64, ..., 'data_seed': 0}: the run's columns of runs.parquet
-        (tables.SPEC_COLUMNS); the seed is the study column ``seed``."""
-        flat = {
-            f"{name}.{key}": value
-            for name in SECTIONS
-            for key, value in dataclasses.asdict(getattr(self, name)).items()
-        }
-        flat["data_seed"] = self.data_seed
-        return flat
-
-
 def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = None) -> RunSpec:
     """Fill defaults and check types; raise SpecError naming the key on the first problem."""
     unknown = set(sections) - set(SECTIONS)
@@ -215,6 +163,58 @@ def check_spec(spec: RunSpec) -> RunSpec:
     if errors:
         raise SpecError("; ".join(errors))
     return spec
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run, fully resolved. ``to_dict()`` is its identity (spec_hash) and spec.yaml."""
+
+    model: ModelConfig
+    train: TrainConfig
+    data: DataConfig
+    seed: int
+    data_seed: int
+    # only with the study key device_in_identity (execution.py): the run trains only there
+    device: str | None = None
+
+    def to_dict(self) -> dict:
+        spec: dict[str, Any] = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+        spec["seed"], spec["data_seed"] = self.seed, self.data_seed
+        if self.device is not None:  # absent otherwise: the ids of device-free runs stay
+            spec["device"] = self.device
+        return spec
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> RunSpec:
+        """The inverse of to_dict (a spec.yaml); SpecError names what does not fit."""
+        if not isinstance(spec, dict):
+            raise SpecError(f"a run spec is a mapping, not {type(spec).__name__}")
+        keys = {f.name for f in dataclasses.fields(cls)}
+        required = keys - {"device"}
+        if not required <= set(spec) <= keys:
+            raise SpecError(
+                f"run spec keys {sorted(spec)}: expected {sorted(required)} (and optionally device)"
+            )
+        sections = {}
+        for name, section in SECTIONS.items():
+            try:
+                sections[name] = section(**spec[name])
+            except TypeError as error:  # an unknown or missing key of the section
+                raise SpecError(f"run spec section {name!r}: {error}") from None
+        return cls(
+            **sections, seed=spec["seed"], data_seed=spec["data_seed"], device=spec.get("device")
+        )
+
+    def flat(self) -> dict[str, Any]:
+        """{'model.d_model': 64, ..., 'data_seed': 0}: the run's columns of runs.parquet
+        (tables.SPEC_COLUMNS); the seed is the study column ``seed``."""
+        flat = {
+            f"{name}.{key}": value
+            for name in SECTIONS
+            for key, value in dataclasses.asdict(getattr(self, name)).items()
+        }
+        flat["data_seed"] = self.data_seed
+        return flat
 
 
 def canonical_json(obj: Any) -> str:
