@@ -5,12 +5,15 @@
     default_runs()                    a small rich study: LR sweep, size grid, failures, 2 tasks
     write_study(dir, runs)            runs.parquet + every per-run table + study.json
 
-Specs are resolved with ablate.spec, so they have the real layout. Per-run curves are drawn
-from a Generator seeded by the run id: a run shared by two variants gets identical tables.
+Specs are resolved with ablate.spec and written as collect writes them (the spec's typed
+columns, parameter counts by model.params, FLOPs by collect.derived), so the frames have
+the real layout and types. Per-run curves are drawn from a Generator seeded by the run id:
+a run shared by two variants gets identical tables.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -18,25 +21,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ablate.spec import NUMERICS_VERSION, canonical_json, resolve_spec, set_dotted, spec_hash
+from ablate.collect import derived, runs_table
+from ablate.io import write_arrow
+from ablate.model.params import count_params
+from ablate.spec import NUMERICS_VERSION, RunSpec, resolve_spec, set_dotted, spec_hash
+from ablate.study import describe_overrides
 from ablate.tables import STUDY_KEYS, TABLES, study_columns
 
 TASK = "shakespeare_char"
 LN_VOCAB = math.log(65)
-RUNS_COLUMNS = study_columns("runs")
 
 
-def make_spec(overrides: dict, seed: int, task: str = TASK) -> dict:
+def make_spec(overrides: dict, seed: int, task: str = TASK) -> RunSpec:
     sections: dict = {"data": {"task": task}}
     for key, value in overrides.items():
         set_dotted(sections, key, value)
     return resolve_spec(sections, seed)
-
-
-def non_embedding_params(model: dict) -> int:
-    d, layers = model["d_model"], model["n_layer"]
-    ff = model["d_ff"] or int(round(model["ffn_ratio"] * d))
-    return layers * (4 * d * d + 2 * d * ff + 4 * d)  # attention, MLP, two norms
 
 
 def run_row(
@@ -50,25 +50,25 @@ def run_row(
     """One runs.parquet row; summary fields not given get plausible 'ok run' values."""
     overrides = overrides or {}
     spec = make_spec(overrides, seed, task)
-    n = non_embedding_params(spec["model"])
-    tokens = spec["train"]["steps"] * spec["train"]["batch_size"] * spec["data"]["seq_len"]
+    counts = count_params(dataclasses.replace(spec.model, vocab_size=65))
+    n = counts["non_embedding"]
+    tokens = spec.train.steps * spec.train.batch_size * spec.data.seq_len
     row = {
         "run_id": spec_hash(spec),
         "variant": variant,
         "seed": seed,
         "task": task,
         "group": group or (next(iter(overrides)) if overrides else "base"),
-        "overrides": canonical_json(overrides),
-        "spec": canonical_json(spec),
+        "overrides": describe_overrides(overrides),
         "log": f"results/runs/{spec_hash(spec)}/train.log",
         "status": "ok",
         "reason": "",
         "status_step": -1,
-        "steps_done": spec["train"]["steps"],
+        "steps_done": spec.train.steps,
         "stopped": "",
         "stopped_step": -1,
         "stopped_reason": "",
-        "n_params": n + 65 * spec["model"]["d_model"],
+        "n_params": counts["total"],
         "n_params_non_embedding": n,
         "initial_loss": LN_VOCAB,
         "ln_vocab": LN_VOCAB,
@@ -86,7 +86,6 @@ def run_row(
         "final_attn_entropy_min": 0.4,
         "final_attn_logit_max": 5.0,
         "tokens": tokens,
-        "flops": 6.0 * n * tokens,
         "tokens_per_s": 10000.0,
         "wall_s": tokens / 10000.0,
         "threads": 1,
@@ -99,6 +98,7 @@ def run_row(
         "host": "localhost",
         "slurm_job_id": "",
     }
+    row |= derived(spec, row) | spec.flat()
     unknown = set(summary) - set(row)
     if unknown:
         raise KeyError(f"unknown runs column(s) {sorted(unknown)}")
@@ -106,7 +106,8 @@ def run_row(
 
 
 def fake_runs(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=RUNS_COLUMNS)
+    """The rows as analysis reads runs.parquet: collect's column types (tables.py)."""
+    return runs_table(rows).to_pandas()
 
 
 def default_runs(seeds=(0, 1, 2), steps: int = 60) -> pd.DataFrame:
@@ -142,12 +143,11 @@ def default_runs(seeds=(0, 1, 2), steps: int = 60) -> pd.DataFrame:
 def _synthetic(name, seed, base, overrides, task, group) -> dict:
     """A run whose final loss follows a power law in size, a bowl in log lr, and seed noise."""
     row = run_row(name, seed, base | overrides, task, group)
-    row["overrides"] = canonical_json(overrides)  # the variant's keys, not the study's base
+    row["overrides"] = describe_overrides(overrides)  # the variant's keys, not the base
     row["group"] = group or (next(iter(overrides)) if overrides else "base")
-    spec = json.loads(row["spec"])
     rng = np.random.default_rng(int(row["run_id"][:8], 16))
     n = row["n_params_non_embedding"]
-    loss = 1.4 + 40.0 * n**-0.3 + 0.3 * math.log10(spec["train"]["lr"] / 1e-3) ** 2
+    loss = 1.4 + 40.0 * n**-0.3 + 0.3 * math.log10(row["train.lr"] / 1e-3) ** 2
     loss += 0.3 if task == "induction" else 0.0
     loss += rng.normal(0, 0.01)
     acc = 1 - loss / LN_VOCAB
@@ -156,9 +156,9 @@ def _synthetic(name, seed, base, overrides, task, group) -> dict:
         "best_val_loss": loss,
         "final_train_loss": loss - 0.02,
         "final_val_acc": acc,
-        "final_attn_logit_max": 4.0 + 400 * spec["train"]["lr"],
+        "final_attn_logit_max": 4.0 + 400 * row["train.lr"],
     }
-    steps = spec["train"]["steps"]
+    steps = row["train.steps"]
     if name == "lr=0.03" and seed != 0:  # diverges on 2 of 3 seeds
         row |= {
             "status": "diverged",
@@ -201,7 +201,7 @@ def write_study(study_dir: str | Path, runs: pd.DataFrame, name: str = "fake") -
         keys = {k: row[k] for k in STUDY_KEYS}
         for table, frame in run_tables(row).items():
             parts[table].append(frame.assign(**keys)[study_columns(table)])
-    runs.to_parquet(study_dir / "runs.parquet", index=False)
+    write_arrow(study_dir / "runs.parquet", runs_table(runs.to_dict("records")))
     for table, frames in parts.items():
         pd.concat(frames, ignore_index=True).to_parquet(study_dir / f"{table}.parquet")
     meta = {
@@ -217,9 +217,8 @@ def write_study(study_dir: str | Path, runs: pd.DataFrame, name: str = "fake") -
 
 def run_tables(row: dict) -> dict[str, pd.DataFrame]:
     """Per-run steps/evals/grads/probes/attn_maps consistent with the run's summary row."""
-    spec = json.loads(row["spec"])
     rng = np.random.default_rng(int(row["run_id"][:8], 16))
-    layers, heads = spec["model"]["n_layer"], spec["model"]["n_head"]
+    layers, heads = row["model.n_layer"], row["model.n_head"]
     done, l0 = int(row["steps_done"]), float(row["initial_loss"])
     final = row["final_val_loss"] if np.isfinite(row["final_val_loss"]) else l0
     step = np.arange(1, done + 1)
@@ -228,12 +227,12 @@ def run_tables(row: dict) -> dict[str, pd.DataFrame]:
     if row["status"] == "diverged":
         loss[-5:] = l0 * np.array([2, 4, 8, 16, np.nan])
         grad[-5:] = [10, 100, 1e3, 1e4, np.nan]
-    batch_tokens = spec["train"]["batch_size"] * spec["data"]["seq_len"]
+    batch_tokens = row["train.batch_size"] * row["data.seq_len"]
     steps = pd.DataFrame(
         {
             "step": step,
             "loss": loss,
-            "lr": spec["train"]["lr"],
+            "lr": row["train.lr"],
             "grad_norm": grad,
             "clipped": grad > 1.0,
             "loss_spike": False,
@@ -242,13 +241,13 @@ def run_tables(row: dict) -> dict[str, pd.DataFrame]:
             "time_s": step * 0.01,
         }
     )
-    every = spec["train"]["eval_every"]
+    every = row["train.eval_every"]
     eval_steps = [s for s in range(every, done + 1, every)] or [done]
     evals = []
     for s in eval_steps:
         v = final + (l0 - final) * math.exp(-s / (done / 5)) if s != done else final
         for mult in (1, 2):
-            seq = spec["data"]["seq_len"] * mult
+            seq = row["data.seq_len"] * mult
             evals.append(
                 {
                     "step": s,
@@ -267,7 +266,7 @@ def run_tables(row: dict) -> dict[str, pd.DataFrame]:
         for layer in range(-1, layers)
         for module in (("embedding", "head") if layer < 0 else ("attention", "ffn"))
     ]
-    probe_every = spec["train"]["probe_every"]
+    probe_every = row["train.probe_every"]
     probe_steps = [0, *range(probe_every, done + 1, probe_every)]
     probes = []
     for s in probe_steps:

@@ -99,8 +99,9 @@ def test_scaling_family_fit_with_bootstrap_ci_and_extrapolation():
     assert n["loss_at_10x"] == pytest.approx(law(10 * n["x_max"]), abs=0.02)
     assert n["loss_at_4x"] > n["loss_at_10x"]
     assert not n["bottleneck"]
-    # flops = 6 N tokens with the same tokens for every size: the same exponent
-    assert fits.loc["flops", "alpha"] == pytest.approx(n["alpha"], abs=1e-3)
+    # flops per token = 6 N + 6 n_layer n_ctx d (collect): the attention share falls with
+    # size, so FLOPs grow slower than N and the loss falls faster per FLOP than per parameter
+    assert fits.loc["flops", "alpha"] > n["alpha"] + 0.01
 
 
 def test_larger_model_that_is_worse_is_flagged_as_bottleneck():

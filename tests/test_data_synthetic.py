@@ -11,7 +11,7 @@ import torch
 
 from ablate.config import DataConfig
 from ablate.data import build_task
-from ablate.spec import resolve_spec, to_configs
+from ablate.spec import resolve_spec
 
 SYNTHETIC = ["copy", "reverse", "sort", "mqar", "induction", "modadd"]
 SMALL = {"vocab": 16, "length": 5, "n_pairs": 2, "seq_len": 16, "modulus": 11}
@@ -148,8 +148,7 @@ def test_eval_sets_are_fixed_and_not_from_the_training_stream(name):
 
 def test_non_data_keys_do_not_change_the_batches():
     def data_of(model, train):
-        spec = resolve_spec({"model": model, "train": train, "data": {"task": "mqar"}}, seed=0)
-        return to_configs(spec)[2]
+        return resolve_spec({"model": model, "train": train, "data": {"task": "mqar"}}, 0).data
 
     a = build_task(data_of({"d_model": 32, "pos": "rope"}, {"lr": 1e-2}))
     b = build_task(data_of({"d_model": 96, "n_layer": 4}, {"steps": 10}))

@@ -6,6 +6,7 @@ cleanly without CUDA.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def tables(run_dir: Path) -> dict[str, pd.DataFrame]:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_missing_cuda_fails_before_training_with_one_line_naming_it(tmp_path):
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(make_spec()))
+    spec_path.write_text(yaml.safe_dump(make_spec().to_dict()))
     cmd = [sys.executable, "-m", "ablate", "train", "--spec", str(spec_path),
            "--out", str(tmp_path / "run"), "--device", "cuda"]  # fmt: skip
     env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
@@ -70,7 +71,7 @@ def test_auto_trains_on_the_cpu_here_and_records_where(tmp_path):
 def test_the_device_is_not_part_of_a_runs_identity():
     """A study moved from a laptop to a GPU cluster reuses its finished runs."""
     spec = make_spec()
-    assert all("device" not in spec[section] for section in ("model", "train", "data"))
+    assert spec.device is None and "device" not in spec.to_dict()
     assert spec_hash(spec) == spec_hash(make_spec())
 
 
@@ -174,7 +175,7 @@ def test_study_device_settings_reach_the_job_but_not_the_run_identity(repo_root)
     assert ex.train_options() == "--device cuda --gpu-share 4 --checkpoint-every 50"
     pinned = expand_study(on_gpu | {"device_in_identity": True})
     assert {r.run_id for r in pinned}.isdisjoint(plain)
-    assert all(r.spec["device"] == "cuda" for r in pinned)
+    assert all(r.spec.device == "cuda" for r in pinned)
     with pytest.raises(ConfigError, match="device_in_identity=true needs an explicit device"):
         expand_study(config | {"device_in_identity": True})
     with pytest.raises(ConfigError, match="device"):
@@ -182,6 +183,6 @@ def test_study_device_settings_reach_the_job_but_not_the_run_identity(repo_root)
 
 
 def test_a_run_whose_identity_names_a_device_refuses_another(tmp_path):
-    spec = make_spec() | {"device": "cuda"}
+    spec = dataclasses.replace(make_spec(), device="cuda")
     with pytest.raises(DeviceUnavailable, match="names device 'cuda'"):
         loop.train_run(spec, tmp_path, device="cpu", log=lambda m: None)

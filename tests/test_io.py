@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -51,3 +54,17 @@ def test_a_write_that_fails_before_the_rename_leaves_the_old_file_and_no_temp(
         write_json(path, {"v": 2})
     assert path.read_text() == '{\n  "v": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["table.json"]
+
+
+@pytest.mark.parametrize("module", ["ablate.collect", "ablate.analysis", "ablate.report"])
+def test_collect_analysis_and_report_import_no_training_code(module):
+    """They write through ablate.io; importing them must not pull in torch or ablate.train
+    (a fresh interpreter: this one may have imported torch for other tests)."""
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('ablate.train')))"
+    )
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -112,7 +112,7 @@ def test_its_constraint_stops_a_study_before_any_job(slopes):
     }
     runs = expand_study(study)
     assert {r.variant for r in runs} == {"baseline", "n_head=4"}
-    assert all(r.spec["model"]["pos"] == NAME for r in runs)
+    assert all(r.spec.model.pos == NAME for r in runs)
     with pytest.raises(ConfigError) as error:
         expand_study(study | {"ablations": {"model.n_head": [1]}})
     assert "variant 'n_head=1': model.pos=learned_slopes needs model.n_head >= 2" in str(

@@ -120,7 +120,7 @@ def test_sigkill_at_five_random_steps_then_rerun_equals_an_uninterrupted_run(tmp
     finished tables must equal an uninterrupted run's."""
     spec = make_spec(steps=400)
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(spec))
+    spec_path.write_text(yaml.safe_dump(spec.to_dict()))
     rng = random.Random(20261124)
     out, resumed = tmp_path / "killed", []
     for _ in range(5):
@@ -147,7 +147,7 @@ def test_sigkill_at_five_random_steps_then_rerun_equals_an_uninterrupted_run(tmp
 
 def test_sigterm_to_the_process_checkpoints_and_exits_nonzero_within_seconds(tmp_path):
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(make_spec(steps=5000)))
+    spec_path.write_text(yaml.safe_dump(make_spec(steps=5000).to_dict()))
     out = tmp_path / "run"
     proc = subprocess.Popen(_train_cmd(spec_path, out, 50), env=_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
@@ -166,7 +166,7 @@ def test_sigterm_to_the_process_checkpoints_and_exits_nonzero_within_seconds(tmp
 
 def test_a_second_trainer_of_the_same_run_refuses_with_one_clear_line(tmp_path):
     spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(make_spec()))
+    spec_path.write_text(yaml.safe_dump(make_spec().to_dict()))
     out = tmp_path / "run"
     with run_lock(out):  # as if another process were training it
         done = subprocess.run(_train_cmd(spec_path, out, 10), env=_env(), text=True,

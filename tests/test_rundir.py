@@ -22,7 +22,7 @@ def write_run_dir(runs_dir: Path, seed: int = 0) -> tuple[Path, str]:
     run_id = spec_hash(spec)
     run_dir = runs_dir / run_id
     run_dir.mkdir(parents=True)
-    (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=True))
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec.to_dict(), sort_keys=True))
     (run_dir / "summary.json").write_text(json.dumps({"status": "ok", "steps_done": 2}))
     for name, columns in TABLES.items():
         row = {column: 0 for column in columns}  # one row of the declared columns
@@ -108,7 +108,7 @@ def test_bad_summary_is_named(run, content, what):
 def test_spec_of_another_run_is_named(run):
     run_dir, run_id = run
     other = resolve_spec(SECTIONS, seed=1)
-    (run_dir / "spec.yaml").write_text(yaml.safe_dump(other, sort_keys=True))
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(other.to_dict(), sort_keys=True))
     message = damage_message(run_dir, run_id)
     assert f"{run_dir}/spec.yaml hashes to {spec_hash(other)}, not to the run id" in message
 

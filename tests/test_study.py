@@ -47,11 +47,11 @@ def test_expand_runs_variants_times_seeds_with_overrides_applied():
     runs = expand_study(CONFIG)
     assert len(runs) == 8 * 2
     by = {(r.variant, r.seed): r for r in runs}
-    assert by[("n_head=8", 1)].spec["model"]["n_head"] == 8
-    assert by[("n_head=8", 1)].spec["model"]["d_model"] == 32
-    assert by[("size/d_model=48,n_layer=3", 0)].spec["model"]["n_layer"] == 3
-    assert by[("lr=0.01", 0)].spec["train"]["lr"] == 0.01
-    assert by[("baseline", 1)].spec["seed"] == 1 and by[("baseline", 1)].spec["data_seed"] == 1
+    assert by[("n_head=8", 1)].spec.model.n_head == 8
+    assert by[("n_head=8", 1)].spec.model.d_model == 32
+    assert by[("size/d_model=48,n_layer=3", 0)].spec.model.n_layer == 3
+    assert by[("lr=0.01", 0)].spec.train.lr == 0.01
+    assert by[("baseline", 1)].spec.seed == 1 and by[("baseline", 1)].spec.data_seed == 1
     assert len({r.run_id for r in runs}) == 16
 
 

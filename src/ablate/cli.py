@@ -22,10 +22,11 @@ import yaml
 from ablate.execution import DEVICES  # torch-free: the CLI stays fast to start
 
 
-def _load_spec(path: str) -> dict:
-    from ablate.spec import check_spec
+def _load_spec(path: str):
+    """A spec.yaml (RunSpec.to_dict(), written by the workflow) as a checked RunSpec."""
+    from ablate.spec import RunSpec, check_spec
 
-    return check_spec(yaml.safe_load(Path(path).read_text()))
+    return check_spec(RunSpec.from_dict(yaml.safe_load(Path(path).read_text())))
 
 
 def cmd_train(args) -> int:

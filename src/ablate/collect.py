@@ -5,8 +5,9 @@ the study's status rules) and the run directories themselves. Each run is judged
 (probes/status.py): a run records only what it measured, so a new rule or threshold
 re-judges every run without retraining. Each study table is the concatenation of the
 runs' tables with the study columns (tables.STUDY_KEYS) in front; runs.parquet has one
-row per (variant, seed, task) with the run's summary and status. A run shared by two
-variants appears under both names.
+row per (variant, seed, task) with the run's summary, status, derived columns
+(tables.DERIVED: FLOPs from the spec) and its spec as typed flat columns
+(tables.SPEC_COLUMNS). A run shared by two variants appears under both names.
 """
 
 from __future__ import annotations
@@ -16,13 +17,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ablate.config import StatusRules
-from ablate.io import write_json, write_parquet
+from ablate.data.layout import train_seq_len
+from ablate.io import write_arrow, write_json, write_parquet
+from ablate.model.params import flops_per_token
 from ablate.probes.status import judge
 from ablate.rundir import RunDirError, verify_run_dir
-from ablate.tables import JUDGED, STUDY_KEYS, SUMMARY, TABLES, study_columns
+from ablate.spec import RunSpec
+from ablate.tables import (
+    JUDGED,
+    STUDY_KEYS,
+    SUMMARY,
+    TABLES,
+    spec_column_types,
+    study_columns,
+)
 
 
 def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str | Path) -> None:
@@ -44,16 +56,19 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
         if run["run_id"] not in cache:
             cache[run["run_id"]] = read_run(run_dir, rules, verified.pop(run["run_id"]))
         summary, tables = cache[run["run_id"]]
+        spec = RunSpec.from_dict(run["spec"])
         keys = {k: run[k] for k in STUDY_KEYS}
         rows.append(
             keys
-            | {k: run[k] for k in ("group", "overrides", "spec")}
+            | {k: run[k] for k in ("group", "overrides")}
             | {"log": str(run_dir / "train.log")}
             | {k: summary.get(k) for k in (*JUDGED, *SUMMARY)}
+            | derived(spec, summary)
+            | spec.flat()
         )
         for name, frame in tables.items():
             parts[name].append(frame.assign(**keys)[study_columns(name)])
-    write_parquet(out / "runs.parquet", pd.DataFrame(rows, columns=study_columns("runs")))
+    write_arrow(out / "runs.parquet", runs_table(rows))
     for name, frames in parts.items():
         empty = pd.DataFrame(columns=study_columns(name))
         table = pd.concat(frames, ignore_index=True) if frames else empty
@@ -70,6 +85,34 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
+
+
+def derived(spec: RunSpec, summary: dict) -> dict:
+    """tables.DERIVED: what follows from the spec and the summary by formula. The ``flops``
+    an older run stored in its summary.json (6 N tokens, no attention) is not used."""
+    per_token = flops_per_token(spec.model, train_seq_len(spec.data))
+    return {"flops": per_token * summary["tokens"]}
+
+
+def runs_table(rows: list[dict]) -> pa.Table:
+    """runs.parquet's rows with the spec columns in their stated types (tables.py), so a
+    column's type does not depend on its values (all None, or all empty lists)."""
+    frame = pd.DataFrame(rows, columns=study_columns("runs"))
+    types = spec_column_types()
+    for name, (kind, nullable) in types.items():
+        if kind == "int64" and nullable:  # recorded as Int64: pandas reads None back as <NA>
+            frame[name] = frame[name].astype("Int64")
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    for name, (kind, _) in types.items():
+        schema = schema.set(schema.get_field_index(name), pa.field(name, _arrow_type(kind)))
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+def _arrow_type(kind: str) -> pa.DataType:
+    """'int64', 'double', 'bool', 'string' or 'list<int64>' (tables.PARQUET_TYPES)."""
+    if kind.startswith("list<"):
+        return pa.list_(_arrow_type(kind[len("list<") : -1]))
+    return pa.type_for_alias(kind)
 
 
 def read_run(

@@ -47,3 +47,14 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_parquet(path: str | Path, frame) -> None:
     """A pandas DataFrame as Parquet (no index column)."""
     atomic_write_bytes(path, frame.to_parquet(index=False))
+
+
+def write_arrow(path: str | Path, table) -> None:
+    """A pyarrow Table as Parquet, its schema (and the pandas metadata in it) as given."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -14,7 +14,7 @@ import math
 
 from ablate.data.layout import seq_lens
 from ablate.model.params import count_params, flops_per_token
-from ablate.spec import to_configs
+from ablate.spec import RunSpec
 
 # Throughput measured on the 2-core development machine (one thread per run): 5-8e10 FLOP/s
 # alone, ~2e10 with two runs per core. A cluster core may be slower and the probes and
@@ -40,14 +40,14 @@ def vocab_bound(data) -> int:
     return max(256, data.vocab, data.modulus) + 8
 
 
-def _sizes(spec: dict):
-    model, train, data, _, _ = to_configs(spec)
+def _sizes(spec: RunSpec):
+    model, train, data = spec.model, spec.train, spec.data
     model = dataclasses.replace(model, vocab_size=vocab_bound(data))
     lens = seq_lens(data)  # training length first, then the longer eval lengths
     return model, train, lens
 
 
-def run_seconds(spec: dict) -> float:
+def run_seconds(spec: RunSpec) -> float:
     """Estimated wall seconds of one run at FLOPS_PER_S: training, evals and overheads."""
     model, train, lens = _sizes(spec)
     seq_len = lens[0]
@@ -61,14 +61,14 @@ def run_seconds(spec: dict) -> float:
     return STARTUP_S + train.steps * STEP_S + (train_flops + eval_flops) / FLOPS_PER_S
 
 
-def runtime_minutes(spec: dict, attempt: int = 1) -> int:
+def runtime_minutes(spec: RunSpec, attempt: int = 1) -> int:
     """Slurm time limit in minutes; doubled on each retry (a retry follows a time limit or
     a preemption, and resumes from the checkpoint the run wrote on SIGTERM)."""
     minutes = max(MIN_RUNTIME_MIN, math.ceil(run_seconds(spec) / 60))
     return minutes * 2 ** (attempt - 1)
 
 
-def memory_mb(spec: dict, attempt: int = 1) -> int:
+def memory_mb(spec: RunSpec, attempt: int = 1) -> int:
     """Slurm memory request in MB: Python and torch, the training state, and the larger of
     the training activations and the longest eval's attention scores; grows with retries
     (a retry may follow an out-of-memory kill)."""

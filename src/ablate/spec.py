@@ -1,4 +1,11 @@
-"""A run spec: the fully resolved, plain-data description of one training run.
+"""A run spec: the fully resolved, typed description of one training run (``RunSpec``).
+
+    RunSpec(model=ModelConfig(...), train=TrainConfig(...), data=DataConfig(...),
+            seed=0, data_seed=0)
+
+It travels typed from expansion (study.py) to training (train/loop.py) and, as flat
+``model.*`` / ``train.*`` / ``data.*`` columns of runs.parquet (tables.SPEC_COLUMNS), to
+analysis. Its plain-data form ``to_dict()`` is what spec.yaml holds and what is hashed:
 
     {"model": {...every ModelConfig field...}, "train": {...}, "data": {...},
      "seed": 0, "data_seed": 0}
@@ -36,23 +43,23 @@ class SpecError(ValueError):
         super().__init__("; ".join(self.errors))
 
 
-def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = None) -> dict:
+def resolve_spec(sections: dict[str, dict], seed: int, data_seed: int | None = None) -> RunSpec:
     """Fill defaults and check each value; SpecError names every bad key and value."""
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise SpecError(f"unknown section(s) {sorted(unknown)}; valid: {sorted(SECTIONS)}")
-    spec: dict[str, Any] = {}
+    resolved = {}
     errors = []
     for name, cls in SECTIONS.items():
         try:
-            spec[name] = dataclasses.asdict(resolve_section(name, cls, sections.get(name)))
+            resolved[name] = resolve_section(name, cls, sections.get(name))
         except SpecError as e:
             errors += e.errors
     if errors:
         raise SpecError(errors)
-    spec["seed"] = int(seed)
-    spec["data_seed"] = int(seed if data_seed is None else data_seed)
-    return spec
+    return RunSpec(
+        **resolved, seed=int(seed), data_seed=int(seed if data_seed is None else data_seed)
+    )
 
 
 def resolve_section(name: str, cls: type, given: dict | None):
@@ -74,7 +81,7 @@ def status_rules(given: dict | None) -> StatusRules:
     return resolve_section("status", StatusRules, given)
 
 
-def spec_errors(spec: dict) -> list[str]:
+def spec_errors(spec: RunSpec) -> list[str]:
     """Every value problem of a resolved spec, each message naming key and value.
 
     Each key's own type and range come from its dataclass field (``ablate.validation``);
@@ -83,7 +90,7 @@ def spec_errors(spec: dict) -> list[str]:
     from ablate.data.sources import check_data_config
     from ablate.model.constraints import check_model_config
 
-    model, train, data = to_configs(spec)[:3]
+    model, train, data = spec.model, spec.train, spec.data
     train_errors = config_errors("train", train)
     if not train_errors and train.warmup_steps > train.steps:
         train_errors.append(
@@ -105,30 +112,75 @@ def spec_errors(spec: dict) -> list[str]:
     return errors
 
 
-def check_spec(spec: dict) -> dict:
+def check_spec(spec: RunSpec) -> RunSpec:
     errors = spec_errors(spec)
     if errors:
         raise SpecError(errors)
     return spec
 
 
-def to_configs(spec: dict) -> tuple[ModelConfig, TrainConfig, DataConfig, int, int]:
-    return (
-        ModelConfig(**spec["model"]),
-        TrainConfig(**spec["train"]),
-        DataConfig(**spec["data"]),
-        spec["seed"],
-        spec["data_seed"],
-    )
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run, fully resolved. ``to_dict()`` is its identity (spec_hash) and spec.yaml."""
+
+    model: ModelConfig
+    train: TrainConfig
+    data: DataConfig
+    seed: int
+    data_seed: int
+    # only with the study key device_in_identity (execution.py): the run trains only there
+    device: str | None = None
+
+    def to_dict(self) -> dict:
+        spec: dict[str, Any] = {name: dataclasses.asdict(getattr(self, name)) for name in SECTIONS}
+        spec["seed"], spec["data_seed"] = self.seed, self.data_seed
+        if self.device is not None:  # absent otherwise: the ids of device-free runs stay
+            spec["device"] = self.device
+        return spec
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> RunSpec:
+        """The inverse of to_dict (a spec.yaml); SpecError names what does not fit."""
+        if not isinstance(spec, dict):
+            raise SpecError(f"a run spec is a mapping, not {type(spec).__name__}")
+        keys = {f.name for f in dataclasses.fields(cls)}
+        required = keys - {"device"}
+        if not required <= set(spec) <= keys:
+            raise SpecError(
+                f"run spec keys {sorted(spec)}: expected {sorted(required)} (and optionally device)"
+            )
+        sections = {}
+        for name, section in SECTIONS.items():
+            try:
+                sections[name] = section(**spec[name])
+            except TypeError as error:  # an unknown or missing key of the section
+                raise SpecError(f"run spec section {name!r}: {error}") from None
+        return cls(
+            **sections, seed=spec["seed"], data_seed=spec["data_seed"], device=spec.get("device")
+        )
+
+    def flat(self) -> dict[str, Any]:
+        """{'model.d_model': 64, ..., 'data_seed': 0}: the run's columns of runs.parquet
+        (tables.SPEC_COLUMNS); the seed is the study column ``seed``."""
+        flat = {
+            f"{name}.{key}": value
+            for name in SECTIONS
+            for key, value in dataclasses.asdict(getattr(self, name)).items()
+        }
+        flat["data_seed"] = self.data_seed
+        return flat
 
 
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def spec_hash(spec: dict) -> str:
+def spec_hash(spec: RunSpec | dict) -> str:
     """A run's identity: 16 hex digits of the SHA-256 of its canonical JSON together with
-    the numerics version of the code that trains it (see NUMERICS_VERSION)."""
+    the numerics version of the code that trains it (see NUMERICS_VERSION). A dict is a
+    spec as spec.yaml holds it (RunSpec.to_dict())."""
+    if isinstance(spec, RunSpec):
+        spec = spec.to_dict()
     identity = {"numerics_version": NUMERICS_VERSION, "spec": spec}
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
 
@@ -138,6 +190,6 @@ def set_dotted(sections: dict, dotted: str, value: Any) -> None:
     sections.setdefault(section, {})[key] = value
 
 
-def get_dotted(spec: dict, dotted: str) -> Any:
+def get_dotted(spec: RunSpec, dotted: str) -> Any:
     section, _, key = dotted.partition(".")
-    return spec[section][key]
+    return getattr(getattr(spec, section), key)

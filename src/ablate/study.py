@@ -31,6 +31,7 @@ import yaml
 from ablate.data.sources import data_file_errors
 from ablate.execution import EXECUTION_KEYS, execution, execution_errors
 from ablate.spec import (
+    RunSpec,
     SpecError,
     canonical_json,
     get_dotted,
@@ -39,7 +40,6 @@ from ablate.spec import (
     spec_errors,
     spec_hash,
     status_rules,
-    to_configs,
 )
 from ablate.study_checks import schema_errors, study_name_errors
 
@@ -56,7 +56,7 @@ class Run:
     task: str
     group: str  # "base", the ablated key, or the grid name
     overrides: dict  # dotted key -> value, the variant's changes against base
-    spec: dict  # fully resolved run spec
+    spec: RunSpec  # fully resolved run spec
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,8 @@ def expand_study(config: dict, check_schema: bool = True, root: str | Path = "."
                     )
                     break
                 if ex.device_in_identity:  # opt-in: one run per device (see execution.py)
-                    spec["device"] = ex.device
-                name = task_name or spec["data"]["task"]
+                    spec = dataclasses.replace(spec, device=ex.device)
+                name = task_name or spec.data.task
                 runs.append(
                     Run(
                         spec_hash(spec),
@@ -179,11 +179,11 @@ def _message(errors: list[str]) -> str:
     return "invalid config:\n  " + "\n  ".join(dict.fromkeys(errors))
 
 
-def _file_problems(spec: dict, root: str | Path, cache: dict[str, list[str]]) -> list[str]:
+def _file_problems(spec: RunSpec, root: str | Path, cache: dict[str, list[str]]) -> list[str]:
     """The data file's problems; many runs share one data section, so each is read once."""
-    key = canonical_json(spec["data"])
+    key = canonical_json(dataclasses.asdict(spec.data))
     if key not in cache:
-        cache[key] = data_file_errors(to_configs(spec)[2], root)
+        cache[key] = data_file_errors(spec.data, root)
     return cache[key]
 
 
@@ -221,12 +221,18 @@ def manifest(config: dict, runs: list[Run]) -> dict:
                 "seed": r.seed,
                 "task": r.task,
                 "group": r.group,
-                "overrides": canonical_json(r.overrides),
-                "spec": canonical_json(r.spec),
+                "overrides": describe_overrides(r.overrides),
+                "spec": r.spec.to_dict(),
             }
             for r in runs
         ],
     }
+
+
+def describe_overrides(overrides: dict) -> str:
+    """'model.d_model=8, model.n_layer=1': a variant's changes for people to read ('' for
+    the baseline). Programs read the values from the typed columns (tables.SPEC_COLUMNS)."""
+    return ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
 
 
 def _selected(variant: Variant, patterns: list[str] | None) -> bool:
@@ -239,7 +245,7 @@ def _base_value(base: dict, dotted: str) -> Any:
     """The value the baseline runs with: given in base, else the dataclass default."""
     try:
         return get_dotted(resolve_spec(base, 0), dotted)
-    except (SpecError, KeyError):
+    except (SpecError, AttributeError):
         return None  # an invalid base is reported by expand_study itself
 
 

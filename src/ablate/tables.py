@@ -5,10 +5,16 @@ step concatenates them into ``results/<study>/<table>.parquet`` and prepends the
 columns (run_id, variant, seed, task). Analysis reads only these files, so it can be rerun
 on old results without training anything.
 
-All tables are long format: one row per observation. Pure Python, no torch.
+All tables are long format: one row per observation. Pure Python, no torch, no pandas.
 """
 
 from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+
+from ablate.config import SECTIONS
 
 # Columns every study-level table gets in front of the per-run columns.
 STUDY_KEYS = {
@@ -107,7 +113,6 @@ SUMMARY = {
     "final_attn_entropy_min": "float: lowest normalised head entropy at the last probe",
     "final_attn_logit_max": "float: largest attention logit at the last probe",
     "tokens": "int: training tokens seen",
-    "flops": "float: training compute, 6 * n_params_non_embedding * tokens",
     "tokens_per_s": "float: training throughput",
     "wall_s": "float: wall seconds of the whole run (training, evals, probes)",
     "threads": "int: torch intra-op threads",
@@ -125,18 +130,108 @@ SUMMARY = {
 # an interrupted-and-resumed run and an uninterrupted one, or between two runs of one spec.
 EXECUTION_COLUMNS = ("time_s", "tokens_per_s", "wall_s", "resumed_at", "host", "slurm_job_id")
 
+# Columns collect computes from the run spec and the summary, like JUDGED: a run does not
+# record them, so a corrected formula applies to old runs without retraining.
+DERIVED = {
+    "flops": (
+        "float: training compute, model.params.flops_per_token(model, training seq_len) "
+        "* tokens (Kaplan et al. 2020: 6 N_non_embedding + 6 n_layer n_ctx d_attn per token)"
+    ),
+}
+
 # study-level: results/<study>/runs.parquet = STUDY_KEYS + these + JUDGED + SUMMARY
+# + DERIVED + SPEC_COLUMNS
 RUN_COLUMNS = {
     "group": "str: 'base', the ablated key ('model.n_head') or the grid name ('size')",
-    "overrides": "str: JSON object of the keys this variant changes against base",
-    "spec": "str: JSON of the fully resolved run spec",
+    "overrides": (
+        "str: the keys this variant changes against base, for people to read: "
+        "'model.d_model=8, model.n_layer=1' ('' for the baseline); the values are typed in "
+        "the spec columns"
+    ),
     "log": "str: path of the run's log file",
 }
+
+# The run spec (spec.RunSpec) as flat columns ``<section>.<key>``, one per field of the
+# config dataclasses, plus data_seed (the seed is the study column ``seed``). The Parquet
+# type follows the field's annotation; None is stored as a null:
+#   int -> int64; int | None -> int64 with nulls (pandas reads Int64, <NA> for None)
+#   float -> double; bool -> bool; str -> string; str | None -> string with nulls
+#   (pandas reads NaN for None); list[int] -> list<int64> (pandas reads numpy arrays)
+# analysis.load.variant_specs turns a row back into plain Python values (None, lists).
+PARQUET_TYPES = {int: "int64", float: "double", bool: "bool", str: "string"}
+
+
+def _parquet_type(hint) -> tuple[str, bool]:
+    """(Parquet type, nullable) of a config field's annotation."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return _parquet_type(inner)[0], True
+    if typing.get_origin(hint) is list:
+        return f"list<{PARQUET_TYPES[args[0]]}>", False
+    return PARQUET_TYPES[hint], False
+
+
+def spec_column_types() -> dict[str, tuple[str, bool]]:
+    """'model.d_model' -> ('int64', False), 'model.window' -> ('int64', True), ..."""
+    out = {}
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            out[f"{section}.{f.name}"] = _parquet_type(hints[f.name])
+    out["data_seed"] = ("int64", False)
+    return out
+
+
+def _spec_descriptions() -> dict[str, str]:
+    out = {}
+    for name, (kind, nullable) in spec_column_types().items():
+        section, _, key = name.partition(".")
+        what = (
+            f"{SECTIONS[section].__name__}.{key} of the run, resolved"
+            if key
+            else "the data seed of the run (batch order)"
+        )
+        out[name] = f"{kind}{' or null (None)' if nullable else ''}: {what}"
+    return out
+
+
+SPEC_COLUMNS = _spec_descriptions()
+
+# Tables written by analysis (results/<study>/analysis/<name>.parquet); each module's
+# docstring states the rule it computes.
+ANALYSIS = {
+    "seeds": "analysis/seeds.py: mean / std / bootstrap CI, paired difference vs baseline",
+    "stability": "analysis/stability.py: components, score and tier",
+    "lr_sensitivity": "analysis/lr_sensitivity.py: Wortsman et al. 2023 LR sensitivity",
+    "lr_curves": "analysis/lr_sensitivity.py: loss against lr per family",
+    "scaling_points": "analysis/scaling.py: one point per variant of each scaling family",
+    "scaling_fits": "analysis/scaling_fit.py: L = E + A x^-alpha fits, CIs, extrapolation",
+    "leaderboard": "analysis/ranking.py: per-task rank: tier, then mean final val loss",
+    "failures": "analysis/ranking.py: every run whose status is not ok (FAILURE_COLUMNS)",
+}
+
+# The failures table: one row per run whose status is not ok.
+FAILURE_COLUMNS = {
+    "task": "task",
+    "variant": "variant",
+    "seed": "seed",
+    "run_id": "run directory under results/runs/",
+    "status": "diverged | oom | stalled | unstable | collapsed",
+    "status_step": "step where the status was decided",
+    "reason": "why",
+    "log": "the run's log file",
+}
+
+# The study tables (results/<study>/<name>.parquet) and a run directory's files; summary.json
+# is written last, so it is listed first (Snakemake's outputs of a run).
+STUDY_TABLES = ["runs", *TABLES]
+RUN_FILES = ["summary.json", *(f"{name}.parquet" for name in TABLES)]
 
 
 def study_columns(name: str) -> list[str]:
     """The columns of results/<study>/<name>.parquet, in order."""
     if name == "runs":
-        return [*STUDY_KEYS, *RUN_COLUMNS, *JUDGED, *SUMMARY]
+        return [*STUDY_KEYS, *RUN_COLUMNS, *JUDGED, *SUMMARY, *DERIVED, *SPEC_COLUMNS]
     extra = JUDGED_STEP_COLUMNS if name == "steps" else {}
     return [*STUDY_KEYS, *TABLES[name], *extra]

@@ -13,7 +13,7 @@ from ablate.data.sources import corpus_files
 from ablate.execution import execution
 from ablate.resources import memory_mb, runtime_minutes
 from ablate.study import ConfigError, expand_study, from_command_line, manifest
-from ablate.spec import to_configs
+from ablate.tables import RUN_FILES, STUDY_TABLES
 
 config.update(from_command_line(config))
 try:
@@ -26,9 +26,6 @@ RUN_BY_ID = {run.run_id: run for run in RUNS}
 MANIFEST = manifest(config, RUNS)
 STUDY_DIR = f"results/{STUDY}"
 REPORT = f"reports/{STUDY}.html"
-TABLE_NAMES = ["runs", "steps", "evals", "grads", "probes", "attn_maps"]
-RUN_FILES = ["summary.json", "steps.parquet", "evals.parquet", "grads.parquet",
-             "probes.parquet", "attn_maps.parquet"]
 # How runs execute, not what they compute (ablate.execution): a global read by the train
 # rule's shell template, so changing it is no rerun trigger.
 EXECUTION = execution(config)
@@ -46,4 +43,4 @@ wildcard_constraints:
 
 def run_data_files(wildcards):
     """Corpus files a run reads (fetched by data.smk), none for synthetic tasks."""
-    return corpus_files(to_configs(RUN_BY_ID[wildcards.run].spec)[2])
+    return corpus_files(RUN_BY_ID[wildcards.run].spec.data)

@@ -23,7 +23,7 @@ rule collect:
         manifest=f"{STUDY_DIR}/manifest.json",
         runs=sorted({f"results/runs/{run.run_id}/summary.json" for run in RUNS}),
     output:
-        [f"{STUDY_DIR}/{name}.parquet" for name in TABLE_NAMES],
+        [f"{STUDY_DIR}/{name}.parquet" for name in STUDY_TABLES],
         study=f"{STUDY_DIR}/study.json",
     log:
         f"{STUDY_DIR}/logs/collect.log",
@@ -34,7 +34,7 @@ rule collect:
 
 rule analyse:
     input:
-        [f"{STUDY_DIR}/{name}.parquet" for name in TABLE_NAMES],
+        [f"{STUDY_DIR}/{name}.parquet" for name in STUDY_TABLES],
     output:
         directory(f"{STUDY_DIR}/analysis"),
     log:

@@ -10,7 +10,7 @@ rule run_spec:
     output:
         "results/runs/{run}/spec.yaml",
     params:
-        spec=lambda wildcards: RUN_BY_ID[wildcards.run].spec,
+        spec=lambda wildcards: RUN_BY_ID[wildcards.run].spec.to_dict(),
     run:
         import yaml
         from ablate.io import atomic_write_bytes

@@ -9,13 +9,15 @@ instead of deep inside a groupby.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ablate.tables import study_columns
+from ablate.tables import SPEC_COLUMNS, study_columns
 
-# run spec fields that name the run rather than its configuration
+# run spec columns that name the run's draw rather than its configuration
 SEED_KEYS = ("seed", "data_seed")
 
 
@@ -52,31 +54,33 @@ def read_runs(study_dir: str | Path) -> pd.DataFrame:
     return runs
 
 
-def flat_spec(spec_json: str) -> dict:
-    """A run spec as {dotted key: value} without the seeds: what the run *is*, not which draw."""
-    spec = json.loads(spec_json)
-    flat = {}
-    for section, values in spec.items():
-        if section in SEED_KEYS:
-            continue
-        if isinstance(values, dict):
-            for key, value in values.items():
-                flat[f"{section}.{key}"] = value
-        else:
-            flat[section] = values
-    return flat
+def spec_values(runs: pd.DataFrame) -> list[dict]:
+    """Each row's run spec (tables.SPEC_COLUMNS, without data_seed) as {dotted key: plain
+    Python value}: what the run *is*, not which draw. Nulls become None and list columns
+    lists again, so values compare and print as in the config."""
+    keys = [c for c in SPEC_COLUMNS if c not in SEED_KEYS]
+    columns = {key: [_plain(v) for v in runs[key].astype(object)] for key in keys}
+    return [{key: columns[key][i] for key in keys} for i in range(len(runs))]
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None  # a null: None in the spec (no config value is NaN: spec.py rejects it)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def variant_specs(runs: pd.DataFrame) -> dict[tuple[str, str], dict]:
     """(task, variant) -> flat spec. All seeds of a variant share it (seeds are removed)."""
     specs: dict[tuple[str, str], dict] = {}
-    for row in runs[["task", "variant", "spec"]].itertuples(index=False):
-        spec = flat_spec(row.spec)
-        key = (row.task, row.variant)
+    names = zip(runs["task"], runs["variant"], strict=True)
+    for (task, variant), spec in zip(names, spec_values(runs), strict=True):
+        key = (task, variant)
         if key in specs and specs[key] != spec:
             diff = sorted(k for k in spec if specs[key].get(k) != spec.get(k))
             raise StudyError(
-                f"variant {row.variant!r} of task {row.task!r} has runs with different specs "
+                f"variant {variant!r} of task {task!r} has runs with different specs "
                 f"(keys {diff}); a variant's seeds must differ only in the seed"
             )
         specs[key] = spec

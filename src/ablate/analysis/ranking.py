@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ablate.analysis.stability import TIER_NAMES
+from ablate.tables import FAILURE_COLUMNS
 
 
 def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame) -> pd.DataFrame:
@@ -41,10 +42,9 @@ def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame
     return board[first + rest].reset_index(drop=True)
 
 
-FAILURE_COLUMNS = ["task", "variant", "seed", "run_id", "status", "status_step", "reason", "log"]
-
-
 def failures(runs: pd.DataFrame) -> pd.DataFrame:
     """Every run whose status is not ok, with the reason and where its log is."""
     bad = runs[runs["status"].astype(str) != "ok"]
-    return bad.sort_values(["task", "variant", "seed"])[FAILURE_COLUMNS].reset_index(drop=True)
+    return bad.sort_values(["task", "variant", "seed"])[list(FAILURE_COLUMNS)].reset_index(
+        drop=True
+    )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import subprocess
 import sys
 import tarfile
@@ -22,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ablate.data.sources import CORPORA, Corpus
-from ablate.io import atomic_write_bytes
+from ablate.io import atomic_write_bytes, write_json
 
 Downloader = Callable[[Corpus, Path], Path]
 
@@ -131,6 +130,6 @@ def fetch_corpus(
         "normalisation": "CRLF -> LF; final newline added per file; files in sorted order",
     }
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+    write_json(out / "meta.json", meta)
     atomic_write_bytes(out / "text.txt", encoded)  # last: its presence means the cache is complete
     return out / "text.txt"

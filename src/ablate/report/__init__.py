@@ -21,20 +21,12 @@ from ablate.io import atomic_write_bytes
 from ablate.report.html import STATUS_COLORS, badge, frame_html, header_html
 from ablate.report.page import Page
 from ablate.report.sections import task_sections
+from ablate.tables import ANALYSIS, FAILURE_COLUMNS, TABLES
 
 __all__ = ["write_report"]
 
-STUDY_TABLES = ["steps", "evals", "grads", "probes", "attn_maps"]
-ANALYSIS_TABLES = [
-    "seeds",
-    "stability",
-    "lr_sensitivity",
-    "lr_curves",
-    "scaling_points",
-    "scaling_fits",
-    "leaderboard",
-    "failures",
-]
+STUDY_TABLES = list(TABLES)  # runs.parquet is read (and checked) by read_runs
+ANALYSIS_TABLES = list(ANALYSIS)
 METHODS = [seeds, stability, ranking, lr_sensitivity, scaling, scaling_fit]
 
 
@@ -93,18 +85,6 @@ def failures_section(page: Page, failures: pd.DataFrame) -> None:
     )
     html = frame_html(shown, FAILURE_COLUMNS, {}, html_columns={"status"})
     page.add(f'<div class="scroll">{html}</div>')
-
-
-FAILURE_COLUMNS = {
-    "task": "task",
-    "variant": "variant",
-    "seed": "seed",
-    "run_id": "run directory under results/runs/",
-    "status": "diverged | stalled | unstable | collapsed",
-    "status_step": "step where the status was decided",
-    "reason": "why",
-    "log": "the run's log file",
-}
 
 
 def methods_section(page: Page) -> None:

@@ -6,7 +6,6 @@ carry a title attribute (hover) that says what the column is.
 
 from __future__ import annotations
 
-import json
 import math
 from html import escape
 
@@ -63,7 +62,10 @@ def header_html(meta: dict, runs: pd.DataFrame) -> str:
         ("seeds", escape(", ".join(str(s) for s in sorted(runs["seed"].unique())))),
         ("status", status),
         ("diverged", str(int(counts.get("diverged", 0)))),
-        ("compute", f"{flops:.3g} FLOPs (6·N·tokens), {_duration(wall)} of run wall time"),
+        (
+            "compute",
+            f"{flops:.3g} FLOPs (6N + attention per token), {_duration(wall)} of run wall time",
+        ),
         ("config hash", f"<code>{escape(str(meta.get('config_hash', '—')))}</code>"),
         ("created", escape(str(meta.get("created", "—")))),
     ]
@@ -113,7 +115,7 @@ def leaderboard_html(board: pd.DataFrame) -> str:
             if r.val_loss_n_pairs
             else "—"
         )
-        overrides = ", ".join(f"{k}={v}" for k, v in json.loads(r.overrides or "{}").items())
+        overrides = r.overrides if isinstance(r.overrides, str) else ""  # tables.RUN_COLUMNS
         rows.append(
             [
                 str(r.rank),

@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 
 from ablate.io import atomic_write_bytes
-from ablate.spec import NUMERICS_VERSION, spec_hash
+from ablate.spec import NUMERICS_VERSION, RunSpec, spec_hash
 
 CHECKPOINT = "checkpoint.pt"
 
 
-def identity(spec: dict, device: str) -> dict:
+def identity(spec: RunSpec, device: str) -> dict:
     return {"run_id": spec_hash(spec), "numerics_version": NUMERICS_VERSION, "device": device}
 
 

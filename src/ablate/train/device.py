@@ -122,3 +122,9 @@ def claimed_device(kind: str, per_gpu: int = 1):
         yield torch.device("cuda", gpu)
     finally:
         os.close(fd)
+
+
+def free_memory(device: torch.device) -> None:
+    """After an out-of-memory stop: hand the cached blocks back before the next run."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

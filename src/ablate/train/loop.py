@@ -13,13 +13,16 @@ was never interrupted. One process trains a run directory at a time (train/lock.
 
 The run records only what it measures; its status (ok, stalled, ...) is judged later by
 collect (probes/status.py), so a new rule never retrains anything.
+
+The parts, in order: ``setup`` (threads, determinism, task, seeded model), ``_start`` (an
+``Attempt``: fresh, or resumed from the checkpoint), ``_step_loop`` (train, read back,
+evaluate, probe, checkpoint), ``_finish`` (summary, tables, summary.json last).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,20 +33,20 @@ from ablate.data import build_task
 from ablate.io import write_json
 from ablate.model import build_model
 from ablate.probes.attention import attention_map_rows
-from ablate.probes.gradients import layer_snapshot
-from ablate.spec import NUMERICS_VERSION, to_configs
-from ablate.train.checkpoint import identity, load_checkpoint, remove_checkpoint, save_checkpoint
+from ablate.registry import PRECISION
+from ablate.spec import NUMERICS_VERSION, RunSpec
+from ablate.train.attempt import Attempt
+from ablate.train.checkpoint import identity, load_checkpoint, remove_checkpoint
 from ablate.train.device import (
     DeviceUnavailable,
     claimed_device,
     device_name,
+    free_memory,
     make_deterministic,
     resolve_device,
 )
-from ablate.train.evaluate import evaluate, probe
 from ablate.train.interrupt import Interrupted, stop_requests
 from ablate.train.lock import run_lock
-from ablate.train.outputs import Recorder
 from ablate.train.progress_log import progress_logger
 from ablate.train.step import PendingSteps, Stepper, Stop, make_optimizer
 from ablate.train.summary import summarise
@@ -55,39 +58,26 @@ CHECKPOINT_EVERY = 200  # steps; default of `ablate train --checkpoint-every`
 SYNC_EVERY = {"cpu": 1, "cuda": 16, "mps": 16}
 
 
-def setup(spec: dict, threads: int, root: str | Path = ".", device=None):
+def setup(spec: RunSpec, threads: int, root: str | Path = ".", device=None):
     """Pin threads and determinism, build the task and the seeded model on ``device``."""
     device = torch.device("cpu") if device is None else device
-    model_cfg, t, data_cfg, seed, _ = to_configs(spec)
     torch.set_num_threads(threads)
     make_deterministic(device.type)
-    task = build_task(data_cfg, str(root))
-    model_cfg = dataclasses.replace(model_cfg, vocab_size=task.vocab_size)
-    torch.manual_seed(seed)
+    task = build_task(spec.data, str(root))
+    model_cfg = dataclasses.replace(spec.model, vocab_size=task.vocab_size)
+    torch.manual_seed(spec.seed)
     model = build_model(model_cfg).to(device)  # initialised on the CPU: same weights anywhere
+    dtype = PRECISION[spec.train.precision].autocast  # e.g. "bfloat16", or None: fp32
     autocast = (
-        (lambda: torch.autocast(device.type, dtype=torch.bfloat16))
-        if t.precision == "bf16"
+        (lambda: torch.autocast(device.type, dtype=getattr(torch, dtype)))
+        if dtype
         else contextlib.nullcontext
     )
-    return model, task, t, autocast
-
-
-@dataclasses.dataclass
-class Progress:
-    """The loop's counters: with the model, optimizer, RNG and records, all a resume needs."""
-
-    step: int = 0  # last completed step
-    initial_loss: float = math.nan
-    tokens: int = 0
-    train_s: float = 0.0  # seconds inside training steps (for tokens/s)
-    elapsed_s: float = 0.0  # wall seconds of earlier attempts (time_s continues from here)
-    last_probe: int = 0
-    resumed_at: list[int] = dataclasses.field(default_factory=list)
+    return model, task, spec.train, autocast
 
 
 def train_run(
-    spec: dict,
+    spec: RunSpec,
     out_dir: str | Path,
     threads: int = 1,
     root: str | Path = ".",
@@ -102,112 +92,105 @@ def train_run(
     device.DeviceUnavailable before anything else if ``device`` is not here."""
     out = Path(out_dir)
     kind = resolve_device(device)
-    if spec.get("device", kind) != kind:  # a device in the spec is part of its identity
+    if spec.device not in (None, kind):  # a device in the spec is part of its identity
         raise DeviceUnavailable(
-            f"--device {device}: this run's spec names device {spec['device']!r} "
+            f"--device {device}: this run's spec names device {spec.device!r} "
             "(study key device_in_identity), so it only trains there"
         )
-    checkpoint_every = checkpoint_every or CHECKPOINT_EVERY
     with run_lock(out), stop_requests() as stop, claimed_device(kind, gpu_share) as dev:
-        return _train(spec, out, threads, root, log, checkpoint_every, stop, dev)
+        attempt = _start(spec, out, threads, root, dev, log)
+        stopped, capture = _step_loop(attempt, checkpoint_every or CHECKPOINT_EVERY, stop, log)
+        return _finish(attempt, stopped, capture, threads, log)
 
 
-def _train(spec, out, threads, root, log, checkpoint_every, stop, device) -> dict:
-    attempt_start = time.perf_counter()
+def _start(spec: RunSpec, out: Path, threads, root, device, log) -> Attempt:
+    """Set up, then start fresh (probing the model at init) or resume from the checkpoint."""
+    started = time.perf_counter()
     model, task, t, autocast = setup(spec, threads, root, device)
-    optimizer = make_optimizer(model, t)
-    eval_sets = [_to(es, device) for es in task.eval_sets(t.batch_size, t.eval_batches)]
-    probe_batch = task.probe_batch().to(device)
+    attempt = Attempt(
+        spec=spec,
+        out=out,
+        t=t,
+        model=model,
+        optimizer=make_optimizer(model, t),
+        task=task,
+        autocast=autocast,
+        device=device,
+        eval_sets=[_to(es, device) for es in task.eval_sets(t.batch_size, t.eval_batches)],
+        probe_batch=task.probe_batch().to(device),
+        # the device's kind and model: resuming elsewhere would splice two numerics into one
+        identity=identity(spec, device=f"{device.type}: {device_name(device)}"),
+        started=started,
+    )
     log(
         f"run: {model.n_params():,} params ({model.n_params(non_embedding=True):,} non-embedding), "
-        f"task {spec['data']['task']}, vocab {task.vocab_size}, {t.steps} steps, "
+        f"task {spec.data.task}, vocab {task.vocab_size}, {t.steps} steps, "
         f"{threads} thread(s), {device}, numerics v{NUMERICS_VERSION}"
     )
-
-    # the device's kind and model: resuming elsewhere would splice two numerics into one run
-    me = identity(spec, device=f"{device.type}: {device_name(device)}")
-    saved = load_checkpoint(out, me, log)
+    saved = load_checkpoint(out, attempt.identity, log)
     if saved is None:
-        records, progress = Recorder(), Progress()
-        records.add("probes", probe(model, probe_batch, 0, None, 0, autocast)[0])
-        snapshot = layer_snapshot(model)
+        attempt.probe(0)
     else:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["rng"])
-        if device.type == "cuda":
-            torch.cuda.set_rng_state(saved["cuda_rng"])
-        records, snapshot = Recorder(saved["records"]), saved["snapshot"]
-        progress = Progress(**saved["progress"])
-        progress.resumed_at.append(progress.step)
-        log(f"resumed from step {progress.step} (checkpoint in {out})")
+        attempt.resume(saved)
+        log(f"resumed from step {attempt.progress.step} (checkpoint in {out})")
+    return attempt
 
-    def elapsed() -> float:
-        return progress.elapsed_s + time.perf_counter() - attempt_start
 
-    def checkpoint() -> None:
-        state = {
-            "identity": me,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
-            "records": records.columns,
-            "snapshot": snapshot,
-            "progress": dataclasses.asdict(dataclasses.replace(progress, elapsed_s=elapsed())),
-        }
-        if device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state()
-        save_checkpoint(out, state)
-
-    pending = PendingSteps(records, progress, t, progress_logger(t.steps, progress.step), log)
-    train_step = Stepper(model, optimizer, task, spec["data_seed"], t, autocast)
-    sync_every = SYNC_EVERY[device.type]
+def _step_loop(run: Attempt, checkpoint_every: int, stop: list, log) -> tuple[Stop | None, dict]:
+    """Train the remaining steps. Returns why training stopped early (None if it did not)
+    and the attention capture of the last probe; raises Interrupted after a checkpoint."""
+    t, progress = run.t, run.progress
+    pending = PendingSteps(run.records, progress, t, progress_logger(t.steps, progress.step), log)
+    train_step = Stepper(run.model, run.optimizer, run.task, run.spec.data_seed, t, run.autocast)
+    sync_every = SYNC_EVERY[run.device.type]
     stopped, capture = None, None
     for step in range(progress.step + 1, t.steps + 1):
         tick = time.perf_counter()
         try:
             pending.add(train_step(step))
         except torch.OutOfMemoryError as err:  # the run ends here, the study goes on
-            stopped = Stop("oom", step, f"out of memory at step {step} on {device}: {err}")
+            stopped = Stop("oom", step, f"out of memory at step {step} on {run.device}: {err}")
         eval_due, probe_due = step % t.eval_every == 0, step % t.probe_every == 0
         ckpt_due = step % checkpoint_every == 0 or bool(stop)
         due = eval_due or probe_due or ckpt_due or len(pending) >= sync_every
         if due or step == t.steps or stopped:
-            stopped = pending.flush(elapsed()) or stopped  # reads the device: a sync
+            stopped = pending.flush(run.elapsed()) or stopped  # reads the device: a sync
         progress.train_s += time.perf_counter() - tick
         if stopped and stopped.kind == "oom":  # no eval or probe: they would run out too
             log(f"oom: {stopped.reason}")
-            _free_memory(device)
+            free_memory(run.device)
             break
         last = step == t.steps or stopped is not None
         if eval_due or last:
-            records.add("evals", evaluate(model, eval_sets, step, task.chars_per_token, autocast))
+            run.evaluate(step)
         if probe_due or last:
-            rows, capture = probe(
-                model, probe_batch, step, snapshot, step - progress.last_probe, autocast
-            )
-            records.add("probes", rows)
-            snapshot, progress.last_probe = layer_snapshot(model), step
+            capture = run.probe(step)
         if stopped:
             log(f"{stopped.kind}: {stopped.reason}")
             break
         if stop and not last:
-            checkpoint()
+            run.checkpoint()
             raise Interrupted(stop[0], step)
         if step % checkpoint_every == 0 and not last:
-            checkpoint()
+            run.checkpoint()
+    return stopped, capture
 
-    records.add("attn_maps", attention_map_rows(capture) if capture else [])
-    summary = summarise(records, progress, model, task, t, stopped, threads, device)
-    summary["wall_s"] = elapsed()
+
+def _finish(run: Attempt, stopped: Stop | None, capture, threads: int, log) -> dict:
+    """Summarise, write the tables, then summary.json (last: it marks a complete run)."""
+    run.records.add("attn_maps", attention_map_rows(capture) if capture else [])
+    summary = summarise(
+        run.records, run.progress, run.model, run.task, run.t, stopped, threads, run.device
+    )
+    summary["wall_s"] = run.elapsed()
     if not summary["initial_loss_ok"]:
         log(
             f"sanity: initial loss {summary['initial_loss']:.3f} is far from ln(vocab) = "
             f"{summary['ln_vocab']:.3f}"
         )
-    records.write(out)
-    write_json(out / "summary.json", summary)  # last: its presence marks a complete run
-    remove_checkpoint(out)
+    run.records.write(run.out)
+    write_json(run.out / "summary.json", summary)
+    remove_checkpoint(run.out)
     log(
         f"done: {summary['steps_done']} steps; final val loss "
         f"{summary['final_val_loss']:.4f}; {summary['tokens_per_s']:.0f} tokens/s; "
@@ -219,8 +202,3 @@ def _train(spec, out, threads, root, log, checkpoint_every, stop, device) -> dic
 def _to(eval_set, device):
     batches = [tuple(t.to(device) for t in batch) for batch in eval_set.batches]
     return dataclasses.replace(eval_set, batches=batches)
-
-
-def _free_memory(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()

@@ -8,12 +8,13 @@ we want memorisation, not generalisation.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import torch
 
+from ablate.spec import RunSpec
 from ablate.train.evaluate import masked_loss
 from ablate.train.loop import setup
 
@@ -28,7 +29,7 @@ class SanityResult:
 
 
 def overfit_one_batch(
-    spec: dict,
+    spec: RunSpec,
     steps: int = 300,
     batch_size: int = 4,
     lr: float = 1e-2,
@@ -37,10 +38,9 @@ def overfit_one_batch(
     root=".",
 ) -> SanityResult:
     """Train on one fixed batch until the loss is below ``target`` nats or steps run out."""
-    spec = copy.deepcopy(spec)
-    spec["model"]["dropout"] = 0.0
-    model, task, t, autocast = setup(spec, threads, root)
-    x, y, mask = task.train_batch(spec["data_seed"], 1, batch_size)
+    spec = dataclasses.replace(spec, model=dataclasses.replace(spec.model, dropout=0.0))
+    model, task, _, autocast = setup(spec, threads, root)
+    x, y, mask = task.train_batch(spec.data_seed, 1, batch_size)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0, betas=(0.9, 0.99))
     initial = loss_value = math.nan

@@ -1,5 +1,8 @@
 """A finished run's summary.json: what it measured, one number per fact (tables.SUMMARY).
 
+What follows from the spec by formula (FLOPs) is not here either: collect derives it
+(tables.DERIVED), so a corrected formula needs no retraining.
+
 The status (ok, stalled, ...) is not here: collect judges it from these numbers and the
 run's tables with the study's rules (probes/status.py).
 """
@@ -13,6 +16,7 @@ import statistics
 
 import torch
 
+from ablate.registry import PRECISION
 from ablate.spec import NUMERICS_VERSION
 from ablate.train.device import device_name
 
@@ -37,14 +41,13 @@ def summarise(records, progress, model, task, t, stopped, threads, device) -> di
         return [v for v in values if math.isfinite(v)]
 
     ln_vocab = math.log(task.vocab_size)
-    n_nonemb = model.n_params(non_embedding=True)
     return {
         "steps_done": steps_done,
         "stopped": stopped.kind if stopped else "",
         "stopped_step": stopped.step if stopped else -1,
         "stopped_reason": stopped.reason if stopped else "",
         "n_params": model.n_params(),
-        "n_params_non_embedding": n_nonemb,
+        "n_params_non_embedding": model.n_params(non_embedding=True),
         "initial_loss": progress.initial_loss,
         "ln_vocab": ln_vocab,
         "initial_loss_ok": bool(abs(progress.initial_loss - ln_vocab) <= INITIAL_LOSS_TOLERANCE),
@@ -59,12 +62,11 @@ def summarise(records, progress, model, task, t, stopped, threads, device) -> di
         "final_attn_entropy_min": min(final_attn("attn_entropy"), default=math.nan),
         "final_attn_logit_max": max(final_attn("attn_logit_max"), default=math.nan),
         "tokens": progress.tokens,
-        "flops": 6.0 * n_nonemb * progress.tokens,
         "tokens_per_s": progress.tokens / progress.train_s if progress.train_s > 0 else math.nan,
         "threads": threads,
         "device": device.type,
         "device_name": device_name(device),
-        "dtype": "bf16-autocast" if t.precision == "bf16" else "fp32",
+        "dtype": f"{t.precision}-autocast" if PRECISION[t.precision].autocast else t.precision,
         "torch_version": torch.__version__,
         "numerics_version": NUMERICS_VERSION,
         "resumed_at": ",".join(map(str, progress.resumed_at)),
