@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ablate.tables import study_columns
 
 # run spec fields that name the run rather than its configuration
 SEED_KEYS = ("seed", "data_seed")
+CONFIG_SECTIONS = ("model", "train", "data")
 
 
 class StudyError(ValueError):
@@ -49,7 +51,20 @@ def read_runs(study_dir: str | Path) -> pd.DataFrame:
     runs = read_table(study_dir, "runs")
     if runs.empty:
         raise StudyError(f"{Path(study_dir) / 'runs.parquet'} has no runs")
-    return runs
+    return with_config_columns(runs)
+
+
+def with_config_columns(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs with flat `model.<field>`, `train.<field>`, `data.<field>` columns."""
+    # shim until flat columns land: build them from the `spec` JSON column when absent
+    if any(is_config_column(c) for c in runs.columns) or "spec" not in runs.columns:
+        return runs
+    flat = pd.DataFrame([flat_spec(s) for s in runs["spec"]], index=runs.index)
+    return pd.concat([runs, flat[[c for c in flat.columns if c not in runs.columns]]], axis=1)
+
+
+def is_config_column(name: str) -> bool:
+    return name.split(".", 1)[0] in CONFIG_SECTIONS and "." in name
 
 
 def flat_spec(spec_json: str) -> dict:
@@ -67,16 +82,27 @@ def flat_spec(spec_json: str) -> dict:
     return flat
 
 
+def _plain(value):
+    """A config value comparable across rows: NaN (a None that went through Parquet) -> None."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, list | tuple | np.ndarray):  # e.g. data.eval_multipliers
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def variant_specs(runs: pd.DataFrame) -> dict[tuple[str, str], dict]:
-    """(task, variant) -> flat spec. All seeds of a variant share it (seeds are removed)."""
+    """(task, variant) -> {config column: value}. All seeds of a variant share it."""
+    runs = with_config_columns(runs)
+    columns = [c for c in runs.columns if is_config_column(c)]
     specs: dict[tuple[str, str], dict] = {}
-    for row in runs[["task", "variant", "spec"]].itertuples(index=False):
-        spec = flat_spec(row.spec)
-        key = (row.task, row.variant)
+    for row in runs[["task", "variant", *columns]].itertuples(index=False, name=None):
+        spec = {c: _plain(v) for c, v in zip(columns, row[2:], strict=True)}
+        key = (row[0], row[1])
         if key in specs and specs[key] != spec:
             diff = sorted(k for k in spec if specs[key].get(k) != spec.get(k))
             raise StudyError(
-                f"variant {row.variant!r} of task {row.task!r} has runs with different specs "
+                f"variant {row[1]!r} of task {row[0]!r} has runs with different specs "
                 f"(keys {diff}); a variant's seeds must differ only in the seed"
             )
         specs[key] = spec
