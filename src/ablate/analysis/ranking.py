@@ -18,7 +18,8 @@ level 0.05 / (k - 1), k the number of candidates: mean over shared seeds of
 (loss_i - loss_j) > t(1 - 0.05/(k-1), n-1) * sd / sqrt(n). Every candidate not ruled out
 is tied with the best; the observed best always is. The true best is ruled out with
 probability <= 5 % (Bonferroni over its k - 1 comparisons in place of Dunnett's critical
-value: conservative, valid for any correlation and unequal noise). A pair with fewer than 2 shared seeds rules nothing out.
+value: conservative, valid for any correlation and unequal noise). A pair with fewer than
+2 shared seeds rules nothing out.
 `rank` is 1 for every variant tied with the best and `position` otherwise (competition
 ranking: 1, 1, 1, 4, 5, ...). Every component behind the order (seed statistics, the paired
 difference against the baseline, the stability components and status counts) is a column,
