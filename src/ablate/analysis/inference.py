@@ -4,7 +4,8 @@ A study has 2-10 seeds per variant. The percentile bootstrap of the mean returns
 of the seeds at n <= 3 and covers 50-84 % at n = 2..5, so every interval here is Student's
 t: mean +- t(1 - a/2, n - 1) * sd / sqrt(n), exact under normal seed noise at every n >= 2
 (simulated coverage 95.0 % at n = 3 and n = 10: tests/test_analysis_inference.py; under
-skewed (exponential) noise it is ~ 90 % at n = 3 and ~ 92 % at n = 10).
+skewed (exponential) noise it is 88 % at n = 3 and 90 % at n = 10, under lognormal
+(sigma 1) noise 84 %).
 The exact sign-flip test is reported beside the paired t-test only as a complement: with n
 pairs its smallest p-value is 2 / 2^n (0.25 at n = 3), so it can never reject at 3 seeds.
 """
