@@ -10,7 +10,6 @@ import pytest
 from fake_study import default_runs, fake_runs, run_row, write_study
 
 from ablate.analysis import analyse_study
-from ablate.analysis.bootstrap import bootstrap_ci, excludes_zero
 from ablate.analysis.load import StudyError
 from ablate.analysis.lr_sensitivity import lr_sensitivity
 from ablate.analysis.ranking import leaderboard
@@ -23,17 +22,6 @@ TASK_TEXT = "shakespeare_char"
 def _board(runs: pd.DataFrame, probes: pd.DataFrame | None = None) -> pd.DataFrame:
     probes = probes if probes is not None else pd.DataFrame(columns=["run_id", "metric"])
     return leaderboard(runs, seed_stats(runs), stability_table(runs, probes))
-
-
-def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
-    x = np.array([1.0, 2.0, 4.0, 8.0, 3.0])
-    lo, hi = bootstrap_ci(x)
-    assert (lo, hi) == bootstrap_ci(x)  # same seed, same interval
-    assert lo < x.mean() < hi
-    assert x.min() <= lo and hi <= x.max()
-    assert all(math.isnan(v) for v in bootstrap_ci([1.0]))
-    assert excludes_zero(0.1, 0.3) and excludes_zero(-0.3, -0.1)
-    assert not excludes_zero(-0.1, 0.3) and not excludes_zero(float("nan"), 1.0)
 
 
 def test_seed_stats_match_numpy_and_skip_diverged_runs():
@@ -58,8 +46,8 @@ def test_paired_ci_of_identical_variants_contains_zero():
         ]
     row = seed_stats(fake_runs(rows)).query("variant == 'copy' and metric == 'val_loss'").iloc[0]
     assert row["n_pairs"] == 5
-    assert row["diff_ci_lo"] <= 0 <= row["diff_ci_hi"]
-    assert not row["diff_excludes_zero"]
+    assert row["diff_ci_lo"] == row["diff_ci_hi"] == 0.0  # every difference is exactly 0
+    assert row["diff_p"] == 1.0 and not row["diff_significant"]
 
 
 def test_paired_difference_pairs_by_seed():
@@ -72,7 +60,11 @@ def test_paired_difference_pairs_by_seed():
     ]
     row = seed_stats(fake_runs(rows)).query("variant == 'better' and metric == 'val_loss'").iloc[0]
     assert row["diff_mean"] == pytest.approx(-0.1 + 0.0015)
-    assert row["diff_ci_hi"] < 0 and row["diff_excludes_zero"]
+    d = np.array([-0.1 + 0.001 * s for s in range(4)])  # the per-seed differences
+    half = 3.182446305284263 * d.std(ddof=1) / 2  # t(0.975, 3) * sd / sqrt(4)
+    assert row["diff_ci_lo"] == pytest.approx(d.mean() - half)
+    assert row["diff_ci_hi"] == pytest.approx(d.mean() + half) and row["diff_ci_hi"] < 0
+    assert row["diff_significant"] and row["diff_p_adj"] == row["diff_p"]  # one comparison
 
 
 def test_stability_score_matches_the_documented_formula():
@@ -80,6 +72,7 @@ def test_stability_score_matches_the_documented_formula():
         "diverged_rate": 1 / 3,
         "stalled_rate": 0.0,
         "collapse_rate": 0.0,
+        "sharp_rate": 0.0,
         "unstable_rate": 0.0,
         "loss_spikes": 2.5,
         "grad_spikes": 1.0,
@@ -103,26 +96,41 @@ def test_stability_score_matches_the_documented_formula():
     assert [tier(s) for s in (90, 89.9, 75, 50, 49.9)] == ["A", "B", "B", "C", "D"]
 
 
-def test_collapse_counts_entropy_below_threshold_and_logit_growth_uses_first_probe():
-    rows = [run_row("baseline", s, final_attn_entropy_min=e) for s, e in enumerate([0.3, 0.01])]
+def test_collapse_is_a_whole_layer_and_a_sharp_head_in_a_learning_run_only_warns():
+    rows = [run_row("baseline", s) for s in range(3)]
+    rows[2] |= {"status": "collapsed"}
     runs = fake_runs(rows)
-    probes = pd.DataFrame(
-        [
-            {
-                "run_id": rows[0]["run_id"],
-                "step": s,
-                "layer": 0,
-                "head": h,
-                "metric": "attn_logit_max",
-                "value": v,
-            }
-            for s, h, v in [(0, 0, 0.5), (0, 1, 0.2), (50, 0, 3.0), (50, 1, 7.5)]
+    entropies = {  # run -> {layer: [per-head entropy at the last probe]}
+        0: {0: [0.01, 0.02], 1: [0.5, 0.6]},  # layer 0 all one-hot: warning (run learned)
+        1: {0: [0.01, 0.6], 1: [0.01, 0.7]},  # one sharp head per layer (induction): fine
+        2: {0: [0.01, 0.02], 1: [0.5, 0.6]},  # collapsed and did not learn
+    }
+    probe_rows = [
+        {"run_id": rows[r]["run_id"], "step": 50, "layer": layer, "head": h}
+        | {"metric": "attn_entropy", "value": v}
+        for r, layers in entropies.items()
+        for layer, heads in layers.items()
+        for h, v in enumerate(heads)
+    ]
+    probe_rows += [  # an earlier probe does not count, and logit growth uses the first one
+        {"run_id": rows[1]["run_id"], "step": s, "layer": 0, "head": h} | {"metric": m, "value": v}
+        for s, h, m, v in [
+            (0, 0, "attn_entropy", 0.001),
+            (0, 1, "attn_entropy", 0.001),
+            (0, 0, "attn_logit_max", 0.5),
+            (0, 1, "attn_logit_max", 0.2),
+            (50, 0, "attn_logit_max", 3.0),
+            (50, 1, "attn_logit_max", 7.5),
         ]
-    )
-    assert logit_growth(probes)[rows[0]["run_id"]] == pytest.approx(7.5 - 0.5)
+    ]
+    probes = pd.DataFrame(probe_rows)
+    assert logit_growth(probes)[rows[1]["run_id"]] == pytest.approx(7.5 - 0.5)
     row = stability_table(runs, probes).iloc[0]
-    assert row["collapse_rate"] == 0.5  # status ok, but entropy 0.01 < collapse_threshold 0.05
-    assert row["attn_logit_growth"] == pytest.approx(7.0)  # the other run has no probes
+    assert row["collapse_rate"] == pytest.approx(1 / 3)  # status collapsed: did not train
+    assert row["sharp_rate"] == pytest.approx(1 / 3)  # run 0 only: a whole layer, learned
+    assert row["attn_logit_growth"] == pytest.approx(7.0)  # the other runs have no logits
+    # 100/3 for the failed run, 10/3 for the warning; nothing else is charged here
+    assert row["score"] == pytest.approx(100 - 100 / 3 - 10 / 3 - 10 * (np.log10(4) - 1) * 0)
 
 
 def test_variant_diverging_on_two_of_three_seeds_ranks_below_a_stable_one():

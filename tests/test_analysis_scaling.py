@@ -85,23 +85,41 @@ def _size_study(widths, loss_of, seeds=(0, 1, 2), noise=0.002):
 
 
 def test_scaling_family_fit_with_bootstrap_ci_and_extrapolation():
-    runs = _size_study([16, 32, 64, 128], law)
+    runs = _size_study([16, 24, 32, 64, 128], law)
     points = scaling_points(runs)
-    assert set(points["family"]) == {"base"} and len(points) == 8
+    # a 2-D size grid: one width family per depth, never width and depth in one curve
+    # (depth has only 2 values per width here: too few sizes for a family)
+    assert set(points["family"]) == {"d_model @ base", "d_model @ n_layer=1"}
+    assert set(points["size_key"]) == {"model.d_model"} and len(points) == 10
+    for _, family in points.groupby("family"):
+        assert family["variant"].map(lambda v: "n_layer=1" in v).nunique() == 1
     assert "baseline" in set(points["variant"])
     assert "size/d_model=64,n_layer=2" not in set(points["variant"])
-    fits = scaling_fits(runs, points).set_index("x")
+    fits = scaling_fits(runs, points)
+    fits = fits[fits["family"] == "d_model @ base"].set_index("x")
     n = fits.loc["n_params_non_embedding"]
-    assert n["model"] == "saturating" and n["n_sizes"] == 8
-    assert n["alpha"] == pytest.approx(ALPHA_TRUE, abs=0.03)
+    assert n["model"] == "saturating" and n["n_sizes"] == 5 and n["identified"]
+    assert n["alpha"] == pytest.approx(ALPHA_TRUE, abs=0.05)
     assert n["alpha_ci_lo"] <= n["alpha"] <= n["alpha_ci_hi"]
-    assert n["alpha_ci_hi"] - n["alpha_ci_lo"] < 0.1
+    assert n["alpha_ci_hi"] - n["alpha_ci_lo"] < 0.15
     assert n["loss_at_10x"] == pytest.approx(law(10 * n["x_max"]), abs=0.02)
     assert n["loss_at_4x"] > n["loss_at_10x"]
-    assert not n["bottleneck"]
+    assert not n["bottleneck"] and n["ci_covers"].startswith("seed noise")
     # flops per token = 6 N + 6 n_layer n_ctx d (collect): the attention share falls with
     # size, so FLOPs grow slower than N and the loss falls faster per FLOP than per parameter
     assert fits.loc["flops", "alpha"] > n["alpha"] + 0.01
+
+
+def test_four_sizes_are_fitted_but_not_extrapolated():
+    """A saturating truth seen at 4 sizes: the power law's slope is far from the true alpha
+    (the issue's 0.115 for 0.35), so no extrapolated number is given."""
+    runs = _size_study([16, 32, 64, 128], law)
+    fits = scaling_fits(runs, scaling_points(runs), n_boot=10)
+    row = fits[(fits["family"] == "d_model @ base") & (fits["x"] == "flops")].iloc[0]
+    assert row["n_sizes"] == 4 and not row["identified"]
+    assert row["extrapolation"].startswith("not identifiable: 4 sizes < 5")
+    assert np.isnan(row["loss_at_10x"]) and np.isnan(row["loss_at_4x_ci_hi"])
+    assert row["alpha"] < ALPHA_TRUE - 0.1  # the local slope, biased: why it is not used
 
 
 def test_larger_model_that_is_worse_is_flagged_as_bottleneck():

@@ -59,7 +59,7 @@ def test_report_is_one_self_contained_file(report):
         "Learning-rate sensitivity",
         "Failures",
         "Methods",
-        "100 * (diverged_rate + stalled_rate)",
+        "100 * (diverged_rate + stalled_rate + collapse_rate)",
         "Tier: A stable",
     ):
         assert text in html, text

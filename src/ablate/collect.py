@@ -24,7 +24,7 @@ from ablate.config import StatusRules
 from ablate.data.layout import train_seq_len
 from ablate.io import write_arrow, write_json, write_parquet
 from ablate.model.params import flops_per_token
-from ablate.probes.status import judge
+from ablate.probes.status import judge, last_head_entropy
 from ablate.rundir import RunDirError, verify_run_dir
 from ablate.spec import RunSpec
 from ablate.tables import (
@@ -124,13 +124,12 @@ def read_run(
     read = read or {name: pq.read_table(run_dir / f"{name}.parquet") for name in TABLES}
     tables = {name: read[name].to_pandas() for name in TABLES}
     steps, probes = tables["steps"], tables["probes"]
-    last = probes[(probes["step"] == probes["step"].max()) & (probes["metric"] == "attn_entropy")]
-    layer_entropy = last.groupby("layer")["value"].mean().tolist()  # per layer, over heads
+    head_entropy = last_head_entropy(probes)
     verdict = judge(
         summary,
         steps["loss"].tolist(),
         steps["grad_norm"].tolist(),
-        layer_entropy,
+        head_entropy,
         int(probes["step"].max()) if len(probes) else 0,
         rules,
     )

@@ -117,8 +117,9 @@ class StatusRules:
     spike_window: int = key(25, ge=5)  # rolling window of the spike detector
     spike_k: float = key(6.0, gt=0)  # spike = value > median + k * MAD-based robust deviation
     max_spikes: int = key(5, ge=0)  # more loss spikes than this -> status "unstable"
-    collapse_threshold: float = key(0.05, ge=0, lt=1)  # attention entropy below: collapsed
+    collapse_threshold: float = key(0.05, ge=0, lt=1)  # every head of a layer below: collapsed
     stall_fraction: float = key(0.05, ge=0, lt=1)  # must beat the baseline loss by this much
+    spike_floor: float = key(0.3, ge=0)  # a loss spike must also rise this many nats
 
 
 SECTIONS = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}

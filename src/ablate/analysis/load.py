@@ -72,7 +72,7 @@ def _plain(value):
 
 
 def variant_specs(runs: pd.DataFrame) -> dict[tuple[str, str], dict]:
-    """(task, variant) -> flat spec. All seeds of a variant share it (seeds are removed)."""
+    """(task, variant) -> {config column: value}. All seeds of a variant share it."""
     specs: dict[tuple[str, str], dict] = {}
     names = zip(runs["task"], runs["variant"], strict=True)
     for (task, variant), spec in zip(names, spec_values(runs), strict=True):

@@ -1,25 +1,43 @@
-"""The leaderboard: one row per (task, variant), ranked within each task.
+"""The leaderboard: one row per (task, variant), ordered within each task, ties shown.
 
-Ranking rule, per task: first by failure rate, the fraction of its runs whose status is not
-ok (diverged, stalled, unstable or collapsed: a variant that does not train reliably never
-outranks one that does), then by mean final_val_loss over its non-diverged seeds (lower is
-better; a variant with no usable loss goes last), then by variant name so ties are broken
-the same way every time. The stability score and tier are shown beside the rank but do not
-set it: their soft terms (spikes, grad-norm ratio, logit growth, seed spread) are warnings,
-and measured on the default study they put a 1-layer model that cannot do induction
-(accuracy 0.23) above the 2-layer one that does (0.84) when they decided the order.
-Every component behind the rank (seed statistics, the paired difference against the
-baseline, the stability components and status counts) is a column, so the rank can be
-checked by eye.
+Order, per task: first by failure rate, the fraction of its runs whose status is not ok
+(diverged, stalled, unstable or collapsed: a variant that does not train reliably never
+comes before one that does), then by mean final_val_loss over its usable seeds (lower is
+better; a variant with no usable loss goes last), then by variant name. `position` is that
+strict order (1, 2, 3, ...). The stability score and tier are shown beside it but do not set
+it: their soft terms (spikes, grad-norm ratio, logit growth, seed spread, sharp attention)
+are warnings, and measured on the default study they put a 1-layer model that cannot do
+induction (accuracy 0.23) above the 2-layer one that does (0.84) when they decided the order.
+
+Ties with the best (`tied_with_best`): which variants could have the lowest true mean loss,
+given that the best is picked from the same noisy data? Subset selection after Hsu's
+multiple comparisons with the best (MCB), with seeds as blocks: among the task's variants
+with a usable loss and the lowest failure rate among those (the candidates), variant i is
+ruled out when it is worse than some other candidate j beyond a one-sided paired t-test at
+level 0.05 / (k - 1), k the number of candidates: mean over shared seeds of
+(loss_i - loss_j) > t(1 - 0.05/(k-1), n-1) * sd / sqrt(n). Every candidate not ruled out
+is tied with the best; the observed best always is. The true best is ruled out with
+probability <= 5 % (Bonferroni over its k - 1 comparisons in place of Dunnett's critical
+value: conservative, valid for any correlation and unequal noise). A pair with fewer than
+2 shared seeds rules nothing out.
+`rank` is 1 for every variant tied with the best and `position` otherwise (competition
+ranking: 1, 1, 1, 4, 5, ...). Every component behind the order (seed statistics, the paired
+difference against the baseline, the stability components and status counts) is a column,
+so the rank can be checked by eye.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from ablate.analysis.seeds import usable
 from ablate.analysis.stability import TIER_NAMES
 from ablate.tables import FAILURE_COLUMNS
+
+ALPHA = 0.05
+LOSS = "final_val_loss"
 
 
 def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame) -> pd.DataFrame:
@@ -36,10 +54,45 @@ def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame
     board["_loss"] = np.where(np.isfinite(loss), loss, np.inf)
     board["failure_rate"] = 1.0 - board["n_ok"] / board["n_runs"]
     board = board.sort_values(["task", "failure_rate", "_loss", "variant"]).drop(columns="_loss")
-    board.insert(0, "rank", board.groupby("task").cumcount() + 1)
-    first = ["rank", "task", "variant", "group", "overrides", "tier", "tier_name", "score"]
+    board["position"] = board.groupby("task").cumcount() + 1
+    board["tied_with_best"] = False
+    for task, task_board in board.groupby("task", sort=False):
+        rates = task_board["failure_rate"]
+        has_loss = np.isfinite(task_board["val_loss_mean"].astype(float))
+        best_rate = rates[has_loss].min()
+        candidates = task_board.loc[has_loss & (rates == best_rate), "variant"].tolist()
+        tied = could_be_best(runs[runs["task"] == task], candidates)
+        board.loc[task_board.index, "tied_with_best"] = task_board["variant"].isin(tied)
+    board["rank"] = np.where(board["tied_with_best"], 1, board["position"])
+    first = ["rank", "tied_with_best", "position", "task", "variant", "group", "overrides"]
+    first += ["tier", "tier_name", "score"]
     rest = [c for c in board.columns if c not in first]
     return board[first + rest].reset_index(drop=True)
+
+
+def could_be_best(runs: pd.DataFrame, candidates: list[str], alpha: float = ALPHA) -> list[str]:
+    """The candidates not ruled out as the lowest-loss variant (module docstring's rule)."""
+    k = len(candidates)
+    if k < 2:
+        return list(candidates)
+    ok = usable(runs[runs["variant"].isin(candidates)], LOSS)
+    wide = ok.pivot_table(index="seed", columns="variant", values=LOSS, aggfunc="first")
+    loss = wide.reindex(columns=candidates).to_numpy(float)  # seeds x candidates
+    keep = []
+    for i, name in enumerate(candidates):
+        d = loss[:, [i]] - loss  # column j: loss_i - loss_j per seed (NaN: seed not shared)
+        n = np.isfinite(d).sum(axis=0)
+        enough = (n >= 2) & (np.arange(k) != i)
+        if not enough.any():
+            keep.append(name)
+            continue
+        d, n = d[:, enough], n[enough]
+        mean = np.nanmean(d, axis=0)
+        sd = np.sqrt(np.nansum((d - mean) ** 2, axis=0) / (n - 1))
+        margin = stats.t.ppf(1 - alpha / (k - 1), n - 1) * sd / np.sqrt(n)
+        if not (mean > margin).any():
+            keep.append(name)
+    return keep
 
 
 def failures(runs: pd.DataFrame) -> pd.DataFrame:

@@ -1,13 +1,20 @@
 """Scaling families: loss against model size, fitted laws, extrapolation, bottlenecks.
 
-A scaling family is a set of variants (per task) whose specs differ only in size keys
-(SIZE_KEYS) and that spans at least MIN_SIZES distinct non-embedding parameter counts.
+A scaling family varies ONE size key (SIZE_KEYS: d_model = width, n_layer = depth, d_ff,
+ffn_ratio) with every other key fixed, per task, and spans at least MIN_SIZES distinct
+non-embedding parameter counts. Width and depth never share a curve: a 2-D size grid gives
+one width family per depth and one depth family per width. `family` names the key and what
+is held fixed against the baseline, e.g. "d_model @ base" or "d_model @ n_layer=3".
 Each variant is one point: the mean over seeds of final_val_loss (diverged runs left out).
-For x = n_params_non_embedding and x = flops, fit L(x) = E + A x^-alpha as scaling_fit
-describes (the law used and why are recorded), then:
+For x = n_params_non_embedding and x = flops (the runs table's training FLOPs, attention
+included), fit L(x) = E + A x^-alpha as scaling_fit describes (the law used and why are
+recorded), then:
   - alpha CI: bootstrap over seeds (each variant's seeds resampled with replacement,
-    N_BOOT times, seeded), refitting the same law from the point estimate;
-  - extrapolated loss at 4x and 10x the largest x, with the same bootstrap CI;
+    N_BOOT times, seeded), refitting the same law from the point estimate. It covers seed
+    noise given the chosen law, not the choice of law (ci_covers says so);
+  - loss at 4x and 10x the largest x, with the same bootstrap CI, only where the law is
+    identified (scaling_fit: >= 5 sizes and a fitted floor E inside the data's range);
+    otherwise NaN and `extrapolation` says "not identifiable" and why;
   - bottleneck: some larger model is not better (mean loss >= that of a smaller one);
     bottleneck_beyond_noise when the gap also exceeds 2 standard errors of the two means.
 """
@@ -21,16 +28,19 @@ from ablate.analysis.families import find_families
 from ablate.analysis.scaling_fit import fit_scaling, refit
 from ablate.analysis.seeds import usable
 
-SIZE_KEYS = {"model.d_model", "model.n_layer", "model.n_head", "model.d_ff", "model.ffn_ratio"}
+SIZE_KEYS = ("model.d_model", "model.n_layer", "model.d_ff", "model.ffn_ratio")
 MIN_SIZES = 3
 N_BOOT = 100  # refits are ~5 ms each; 3-seed resamples do not support finer tails anyway
 SEED = 0
 AXES = ["n_params_non_embedding", "flops"]
 EXTRAPOLATE = {"loss_at_4x": 4.0, "loss_at_10x": 10.0}
 
+CI_COVERS = "seed noise (bootstrap over seeds) given the fitted law; not the law's choice"
+
 POINT_COLUMNS = [
     "task",
     "family",
+    "size_key",
     "variant",
     "n_params_non_embedding",
     "flops",
@@ -41,7 +51,8 @@ POINT_COLUMNS = [
     "n_used",
 ]
 FIT_COLUMNS = [
-    *("task", "family", "x", "model", "reason", "n_points", "n_sizes"),
+    *("task", "family", "size_key", "x", "model", "reason", "n_points", "n_sizes"),
+    *("identified", "extrapolation", "ci_covers"),
     *("E", "A", "alpha", "rmse_log", "alpha_ci_lo", "alpha_ci_hi", "x_max"),
     *("loss_at_4x", "loss_at_4x_ci_lo", "loss_at_4x_ci_hi"),
     *("loss_at_10x", "loss_at_10x_ci_lo", "loss_at_10x_ci_hi"),
@@ -51,7 +62,8 @@ FIT_COLUMNS = [
 
 def scaling_points(runs: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
     rows = []
-    for fam in find_families(runs, SIZE_KEYS, baseline):
+    families = [(key, f) for key in SIZE_KEYS for f in find_families(runs, {key}, baseline)]
+    for key, fam in families:
         for variant in fam.variants:
             group = runs[(runs["task"] == fam.task) & (runs["variant"] == variant)]
             loss = usable(group, "final_val_loss")["final_val_loss"].astype(float)
@@ -60,7 +72,8 @@ def scaling_points(runs: pd.DataFrame, baseline: str = "baseline") -> pd.DataFra
             rows.append(
                 {
                     "task": fam.task,
-                    "family": fam.name,
+                    "family": f"{key.split('.', 1)[1]} @ {fam.name}",
+                    "size_key": key,
                     "variant": variant,
                     "n_params_non_embedding": float(group["n_params_non_embedding"].median()),
                     "flops": float(pd.to_numeric(group["flops"]).median()),
@@ -85,14 +98,19 @@ def scaling_fits(runs: pd.DataFrame, points: pd.DataFrame, n_boot: int = N_BOOT)
             x, y = pts[axis].to_numpy(float), pts["loss_mean"].to_numpy(float)
             fit = fit_scaling(x, y)
             boot = _bootstrap(fit, x, seeds, n_boot)
-            row = {"task": task, "family": family, "x": axis, "model": fit.model}
-            row |= {"reason": fit.reason, "n_points": len(pts), "n_sizes": len(np.unique(x))}
+            row = {"task": task, "family": family, "size_key": pts["size_key"].iloc[0]}
+            row |= {"x": axis, "model": fit.model, "reason": fit.reason}
+            row |= {"n_points": len(pts), "n_sizes": len(np.unique(x))}
+            row |= {"identified": fit.identified, "ci_covers": CI_COVERS}
+            row["extrapolation"] = (
+                "identified" if fit.identified else "not identifiable: " + fit.reason
+            )
             row |= {"E": fit.E, "A": fit.A, "alpha": fit.alpha, "rmse_log": fit.rmse_log}
             row |= _ci("alpha", boot[:, 0])
             row["x_max"] = float(x.max())
             for i, (name, factor) in enumerate(EXTRAPOLATE.items(), start=1):
-                row[name] = float(fit.predict(factor * x.max()))
-                row |= _ci(name, boot[:, i])
+                row[name] = float(fit.predict(factor * x.max())) if fit.identified else np.nan
+                row |= _ci(name, boot[:, i] if fit.identified else np.array([]))
             rows.append(row | flags)
     return pd.DataFrame(rows, columns=FIT_COLUMNS)
 

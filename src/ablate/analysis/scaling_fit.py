@@ -13,7 +13,12 @@ the asymptote E trades off against alpha almost freely, so:
   - otherwise fit the saturating law, and fall back to the power law when E comes out
     indistinguishable from 0 (E < 2% of the smallest loss) or pinned at the data
     (E > 98% of the smallest loss: the curve is flat and alpha meaningless).
-`model` and `reason` in the result record which law was used and why.
+`model` and `reason` in the result record which law was used and why, and `identified`
+whether the law may be extrapolated: only the saturating law fitted from >= 5 sizes with E
+inside (2 %, 98 %) of the smallest loss, or the pure power law chosen at >= 5 sizes because
+the fitted E came out ~ 0. With fewer sizes, or E pinned at the data, the power law's alpha
+is only the local log-log slope over the measured sizes: a saturating truth with alpha 0.35
+measured at 4 sizes gives a slope near 0.1 and an extrapolation that keeps falling.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class Fit:
     A: float
     alpha: float
     rmse_log: float  # root mean square of the log residuals
+    identified: bool = False  # may the law be extrapolated beyond the measured sizes?
 
     def predict(self, x) -> np.ndarray:
         return predict(self.E, self.A, self.alpha, x)
@@ -120,16 +126,21 @@ def fit_scaling(x, y) -> Fit:
         raise ValueError(f"scaling fit needs at least 2 distinct sizes, got {n_sizes}")
     if n_sizes < MIN_SIZES_SATURATING:
         fit = fit_power_law(x, y)
-        why = f"{n_sizes} sizes < {MIN_SIZES_SATURATING}: E not identifiable, pure power law"
-        return _with_reason(fit, why)
+        why = (
+            f"{n_sizes} sizes < {MIN_SIZES_SATURATING}: E not identifiable; "
+            "alpha is the local log-log slope, no extrapolation"
+        )
+        return _with_reason(fit, why, identified=False)
     sat = fit_saturating(x, y)
     floor_ratio = sat.E / y.min()  # where the asymptote sits relative to the data
     if floor_ratio < 0.02:
-        return _with_reason(fit_power_law(x, y), f"fitted E={sat.E:.3g} ~ 0: pure power law")
+        why = f"fitted E={sat.E:.3g} ~ 0: pure power law"
+        return _with_reason(fit_power_law(x, y), why, identified=True)
     if floor_ratio > 0.98:
         why = f"fitted E={sat.E:.3g} ~ smallest loss {y.min():.3g}: alpha not identifiable"
-        return _with_reason(fit_power_law(x, y), why + ", pure power law")
-    return _with_reason(sat, f"{n_sizes} sizes: E + A N^-alpha")
+        why += "; alpha is the local log-log slope, no extrapolation"
+        return _with_reason(fit_power_law(x, y), why, identified=False)
+    return _with_reason(sat, f"{n_sizes} sizes: E + A N^-alpha", identified=True)
 
 
 def refit(fit: Fit, x, y) -> Fit:
@@ -140,5 +151,5 @@ def refit(fit: Fit, x, y) -> Fit:
     return fit_saturating(x, y, starts=[(fit.E, fit.A, fit.alpha)])
 
 
-def _with_reason(fit: Fit, reason: str) -> Fit:
-    return Fit(fit.model, reason, fit.E, fit.A, fit.alpha, fit.rmse_log)
+def _with_reason(fit: Fit, reason: str, identified: bool) -> Fit:
+    return Fit(fit.model, reason, fit.E, fit.A, fit.alpha, fit.rmse_log, identified)

@@ -1,14 +1,28 @@
 """Across seeds: how good is a variant, and is it really different from the baseline?
 
-Per task and variant, for final_val_loss and final_val_acc: number of runs, mean, std
-(ddof=1), min, max and a seeded bootstrap 95% CI of the mean. Then the paired difference
-against the task's reference variant (the baseline): runs are paired by seed, because
-seed s of every variant sees the same initialisation seed and data order, so the pairing
-removes the part of the noise the two runs share. diff = variant - baseline per seed, with a
-bootstrap CI of its mean and whether that CI excludes zero.
+Per task and variant, for final_val_loss and final_val_acc: n_runs (all runs), n_used (the
+runs with a final value), mean, std (ddof=1), min, max and the 95 % Student-t interval of
+the mean, mean +- t(0.975, n-1) * std / sqrt(n) (analysis/inference.py: near-nominal
+coverage from n = 2; undefined below 2 runs). At n <= 3 it is always wider than the seeds'
+range.
 
-Diverged runs are left out of these statistics: the last loss they logged is where training
-stopped, not a final loss. The stability table counts them instead.
+Then the paired difference against the task's reference variant (the baseline): runs are
+paired by seed, because seed s of every variant sees the same initialisation seed and data
+order, so the pairing removes the noise the two runs share. diff = variant - baseline per
+shared seed; diff_mean, its 95 % t-interval (diff_ci_lo, diff_ci_hi), the paired t-test's
+two-sided p-value diff_p, the effect size diff_effect = mean / sd of the differences
+(Cohen's d_z), and the exact sign-flip p-value diff_p_signflip as a complement (it cannot
+go below 0.25 with 3 seeds). diff_p_adj is Holm's adjustment of diff_p over all of a task's
+comparisons of one metric, and diff_significant is diff_p_adj < 0.05. Holm, not
+Benjamini-Hochberg: a "significant" mark on a leaderboard is read as a claim about that one
+variant, so the chance of any false mark (family-wise error) is what must stay at 5 %, and
+Holm controls it whatever the dependence between comparisons (they share the baseline's
+runs); with ~20 comparisons it costs little power against large effects (a -0.30 nat effect
+with a 0.01 sd of differences over 3 seeds has p ~ 4e-4, 22 x 4e-4 < 0.05).
+
+Diverged runs and NaN values are left out of these statistics (n_used and n_pairs say how
+many remain): the last loss a diverged run logged is where it stopped, not a final loss.
+The stability table counts them as failures instead.
 """
 
 from __future__ import annotations
@@ -16,10 +30,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ablate.analysis.bootstrap import bootstrap_ci, excludes_zero
+from ablate.analysis.inference import holm, paired_t, sign_flip_p, t_interval
 from ablate.analysis.load import reference_variant
 
 METRICS = {"val_loss": "final_val_loss", "val_acc": "final_val_acc"}
+ALPHA = 0.05
 
 COLUMNS = [
     "task",
@@ -38,8 +53,21 @@ COLUMNS = [
     "diff_mean",
     "diff_ci_lo",
     "diff_ci_hi",
-    "diff_excludes_zero",
+    "diff_effect",
+    "diff_p",
+    "diff_p_signflip",
+    "diff_p_adj",
+    "diff_significant",
 ]
+NO_DIFF = {
+    "n_pairs": 0,
+    "diff_mean": np.nan,
+    "diff_ci_lo": np.nan,
+    "diff_ci_hi": np.nan,
+    "diff_effect": np.nan,
+    "diff_p": np.nan,
+    "diff_p_signflip": np.nan,
+}
 
 
 def usable(runs: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -56,27 +84,24 @@ def seed_stats(runs: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
         for variant, var_runs in task_runs.groupby("variant", sort=True):
             for metric, column in METRICS.items():
                 row = {"task": task, "variant": variant, "metric": metric}
-                row |= _summary(var_runs, column)
+                row |= summary(usable(var_runs, column)[column], n_runs=len(var_runs))
                 row |= {"reference": reference}
-                if variant == reference:  # a difference with itself says nothing
-                    row |= {
-                        "n_pairs": 0,
-                        "diff_mean": np.nan,
-                        "diff_ci_lo": np.nan,
-                        "diff_ci_hi": np.nan,
-                        "diff_excludes_zero": False,
-                    }
-                else:
-                    row |= paired_difference(var_runs, ref_runs, column)
+                # a difference with itself says nothing
+                same = variant == reference
+                row |= NO_DIFF if same else paired_difference(var_runs, ref_runs, column)
                 rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    adjusted = table.groupby(["task", "metric"], sort=False)["diff_p"].transform(holm)
+    table["diff_p_adj"] = adjusted.astype(float)
+    table["diff_significant"] = (table["diff_p_adj"] < ALPHA).to_numpy(bool)
+    return table
 
 
-def _summary(runs: pd.DataFrame, column: str) -> dict:
-    x = usable(runs, column)[column].astype(float).to_numpy()
-    lo, hi = bootstrap_ci(x)
+def summary(values, n_runs: int) -> dict:
+    x = np.asarray(values, dtype=float)
+    lo, hi = t_interval(x)
     return {
-        "n_runs": len(runs),
+        "n_runs": n_runs,
         "n_used": int(x.size),
         "mean": float(x.mean()) if x.size else np.nan,
         "std": float(x.std(ddof=1)) if x.size > 1 else np.nan,
@@ -87,17 +112,24 @@ def _summary(runs: pd.DataFrame, column: str) -> dict:
     }
 
 
-def paired_difference(variant_runs: pd.DataFrame, ref_runs: pd.DataFrame, column: str) -> dict:
-    """Mean over shared seeds of (variant - reference), with a bootstrap CI over the pairs."""
+def paired_values(variant_runs: pd.DataFrame, ref_runs: pd.DataFrame, column: str) -> np.ndarray:
+    """variant - reference per seed that both have a usable value for, in seed order."""
     a = usable(variant_runs, column)[["seed", column]]
     b = usable(ref_runs, column)[["seed", column]]
-    pairs = a.merge(b, on="seed", suffixes=("_v", "_r"))
-    diff = (pairs[f"{column}_v"].astype(float) - pairs[f"{column}_r"].astype(float)).to_numpy()
-    lo, hi = bootstrap_ci(diff)
+    pairs = a.merge(b, on="seed", suffixes=("_v", "_r")).sort_values("seed")
+    return (pairs[f"{column}_v"].astype(float) - pairs[f"{column}_r"].astype(float)).to_numpy()
+
+
+def paired_difference(variant_runs: pd.DataFrame, ref_runs: pd.DataFrame, column: str) -> dict:
+    diff = paired_values(variant_runs, ref_runs, column)
+    lo, hi = t_interval(diff)
+    p, effect = paired_t(diff)
     return {
         "n_pairs": int(diff.size),
         "diff_mean": float(diff.mean()) if diff.size else np.nan,
         "diff_ci_lo": lo,
         "diff_ci_hi": hi,
-        "diff_excludes_zero": excludes_zero(lo, hi),
+        "diff_effect": effect,
+        "diff_p": p,
+        "diff_p_signflip": sign_flip_p(diff),
     }

@@ -4,8 +4,11 @@ Components (per task and variant, over its seeds):
   diverged_rate     fraction of runs with status diverged (NaN/inf or exploding loss)
   stalled_rate      fraction with status stalled (never clearly beat the unigram/initial loss)
   unstable_rate     fraction with status unstable (more than status.max_spikes loss spikes)
-  collapse_rate     fraction with status collapsed, or final_attn_entropy_min below the
-                    study's status.collapse_threshold (some head attends to ~one key)
+  collapse_rate     fraction with status collapsed (a collapsed layer in a run that did not
+                    learn; probes/status.py defines collapse: every head of a layer below
+                    the study's status.collapse_threshold at the last probe)
+  sharp_rate        fraction of runs that learned (status ok or unstable) with a collapsed
+                    layer by that same definition: a warning (one sharp head is not one)
   loss_spikes       mean n_loss_spikes per run; grad_spikes: mean n_grad_spikes per run
   grad_ratio        median over runs of max_grad_norm / median_grad_norm
   seed_std          std over seeds of final_val_loss (diverged runs left out); seed_cv =
@@ -15,9 +18,9 @@ Components (per task and variant, over its seeds):
                     (largest at the first probe, usually step 0 = init)
 
 Score (100 = no sign of trouble; every term is clipped to [0, 1] and counts 0 if undefined):
-  score = 100 - 100 * (diverged_rate + stalled_rate)        runs that did not train
-              -  40 * collapse_rate
+  score = 100 - 100 * (diverged_rate + stalled_rate + collapse_rate)   did not train
               -  30 * unstable_rate
+              -  10 * sharp_rate
               -  10 * max(loss_spikes, grad_spikes) / status.max_spikes
               -  10 * (log10(grad_ratio) - 1)               0 up to 10x, full at 100x
               -  10 * log10(attn_logit_max / 10)            0 up to 10, full at 100
@@ -25,7 +28,7 @@ Score (100 = no sign of trouble; every term is clipped to [0, 1] and counts 0 if
   clipped below at 0.
 Tier: A stable (score >= 90), B shaky (>= 75), C unstable (>= 50), D broken (< 50).
 So one diverged seed in three (score <= 67) is at best C, two in three (<= 33) is D, and the
-four soft terms together (at most 40 points) can push a variant whose runs all end with status
+five soft terms together (at most 50 points) can push a variant whose runs all end with status
 ok down to C, never to D.
 """
 
@@ -36,14 +39,15 @@ import pandas as pd
 
 from ablate.analysis.seeds import usable
 from ablate.config import StatusRules
+from ablate.probes.status import collapsed_layers, last_head_entropy
 
 TIERS = [(90.0, "A"), (75.0, "B"), (50.0, "C"), (-np.inf, "D")]
 TIER_NAMES = {"A": "stable", "B": "shaky", "C": "unstable", "D": "broken"}
 STATUSES = ["ok", "diverged", "stalled", "unstable", "collapsed", "oom"]
 WEIGHTS = {
     "fail": 100.0,
-    "collapse": 40.0,
     "unstable": 30.0,
+    "sharp": 10.0,
     "spikes": 10.0,
     "grad": 10.0,
     "logit": 10.0,
@@ -57,21 +61,21 @@ def stability_table(
 ) -> pd.DataFrame:
     rules = rules or StatusRules()
     growth = logit_growth(probes)
+    sharp = sharp_runs(probes, rules.collapse_threshold)
     rows = []
     for (task, variant), group in runs.groupby(["task", "variant"], sort=True):
-        row = {"task": task, "variant": variant} | components(group, growth, rules)
+        row = {"task": task, "variant": variant} | components(group, growth, sharp, rules)
         row["score"] = stability_score(row)
         row["tier"] = tier(row["score"])
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def components(runs: pd.DataFrame, growth: pd.Series, rules: StatusRules) -> dict:
+def components(runs: pd.DataFrame, growth: pd.Series, sharp: pd.Series, rules: StatusRules) -> dict:
     n = len(runs)
     status = runs["status"].astype(str)
-    entropy = pd.to_numeric(runs["final_attn_entropy_min"], errors="coerce").to_numpy(float)
-    # NaN < x is False
-    collapsed = (status == "collapsed").to_numpy() | (entropy < rules.collapse_threshold)
+    learned = status.isin(["ok", "unstable"]).to_numpy()
+    sharp_layer = np.array([bool(sharp.get(r, False)) for r in runs["run_id"]])
     ratio = _num(runs, "max_grad_norm") / _num(runs, "median_grad_norm")
     loss = usable(runs, "final_val_loss")["final_val_loss"].astype(float)
     seed_std = float(loss.std(ddof=1)) if len(loss) > 1 else np.nan
@@ -80,7 +84,8 @@ def components(runs: pd.DataFrame, growth: pd.Series, rules: StatusRules) -> dic
         "diverged_rate": out["n_diverged"] / n,
         "stalled_rate": out["n_stalled"] / n,
         "unstable_rate": out["n_unstable"] / n,
-        "collapse_rate": float(collapsed.mean()),
+        "collapse_rate": out["n_collapsed"] / n,
+        "sharp_rate": float((learned & sharp_layer).mean()),
         "loss_spikes": _mean(_num(runs, "n_loss_spikes")),
         "grad_spikes": _mean(_num(runs, "n_grad_spikes")),
         "max_spikes": float(rules.max_spikes),
@@ -98,9 +103,9 @@ def stability_score(c: dict) -> float:
     w = WEIGHTS
     spikes = np.nanmax([c["loss_spikes"], c["grad_spikes"], 0.0]) / max(c["max_spikes"], 1.0)
     penalty = (
-        w["fail"] * (c["diverged_rate"] + c["stalled_rate"])
-        + w["collapse"] * c["collapse_rate"]
+        w["fail"] * (c["diverged_rate"] + c["stalled_rate"] + c["collapse_rate"])
         + w["unstable"] * c["unstable_rate"]
+        + w["sharp"] * _unit(c.get("sharp_rate", np.nan))
         + w["spikes"] * _unit(spikes)
         + w["grad"] * _unit(np.log10(c["grad_ratio"]) - 1 if c["grad_ratio"] > 0 else np.nan)
         + w["logit"] * _unit(np.log10(c["attn_logit_max"] / 10) if c["attn_logit_max"] > 0 else 0)
@@ -111,6 +116,21 @@ def stability_score(c: dict) -> float:
 
 def tier(score: float) -> str:
     return next(name for floor, name in TIERS if score >= floor)
+
+
+def sharp_runs(probes: pd.DataFrame, threshold: float) -> pd.Series:
+    """run_id -> whether some layer is collapsed at the run's last probe (status.py's rule)."""
+    if probes.empty:
+        return pd.Series(dtype=bool)
+    p = probes[probes["metric"] == "attn_entropy"]
+    p = p.drop_duplicates(["run_id", "step", "layer", "head"])  # shared runs appear twice
+    return pd.Series(
+        {
+            run_id: bool(collapsed_layers(last_head_entropy(g), threshold))
+            for run_id, g in p.groupby("run_id")
+        },
+        dtype=bool,
+    )
 
 
 def logit_growth(probes: pd.DataFrame) -> pd.Series:

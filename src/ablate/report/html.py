@@ -80,13 +80,13 @@ def _duration(seconds: float) -> str:
 
 
 LEADERBOARD_HEADERS = [
-    ("#", "rank within the task: tier first, then mean final val loss"),
+    ("#", "rank: failure rate, then mean val loss; 1 = tied with the best"),
     ("variant", "variant name (hover: the keys it changes)"),
     ("tier", "stability tier and score (0-100), see Methods"),
     ("runs", "run status counts over seeds"),
     ("val loss", "final val loss: mean ± std over non-diverged seeds"),
-    ("95% CI", "seeded bootstrap CI of the mean"),
-    ("Δ vs baseline", "paired by seed: mean(variant - baseline) [95% CI]; * CI excludes 0"),
+    ("95% CI", "Student-t CI of the mean over seeds"),
+    ("Δ vs baseline", "paired by seed: mean(variant - baseline) [95% t CI]; * Holm p < 0.05"),
     ("val acc", "final val token accuracy, seed mean"),
     ("diverged", "fraction of seeds that diverged"),
     ("stalled", "fraction of seeds that never beat the unigram/initial loss"),
@@ -108,7 +108,7 @@ def leaderboard_html(board: pd.DataFrame) -> str:
             for s, c in STATUS_COLORS.items()
             if getattr(r, "n_" + s) > 0
         )
-        star = " *" if r.val_loss_diff_excludes_zero else ""
+        star = " *" if r.val_loss_diff_significant else ""
         diff = (
             f"{num(r.val_loss_diff_mean, '+.4f')}{star} "
             f"[{num(r.val_loss_diff_ci_lo, '+.4f')}, {num(r.val_loss_diff_ci_hi, '+.4f')}]"
