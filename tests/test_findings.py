@@ -121,7 +121,7 @@ def test_failures_name_status_count_and_reason():
     ]
     rows += [run_row("lr=1", 0, {"train.lr": 1.0}, task="t")]
     assert failure_sentences(fake_runs(rows)) == [
-        "Failed runs: lr=1 diverged on 2/3 seeds (loss is nan at step 30)."
+        "2 of 6 runs diverged: lr=1 2/3 seeds (e.g. lr=1: loss is nan at step 30)."
     ]
     assert failure_sentences(fake_runs(rows[:3])) == ["Every run finished with status ok."]
 

@@ -75,7 +75,7 @@ def test_report_is_one_self_contained_file(report):
     # findings come first in each task, before the leaderboard
     task = html[html.index('id="task-shakespeare_char"') :]
     assert task.index("Findings") < task.index("Leaderboard")
-    assert "lr=0.03 diverged on 2/3 seeds (loss is nan at step 30)" in task
+    assert "2 of 42 runs diverged: lr=0.03 2/3 seeds (e.g. lr=0.03: loss is nan at step 30)" in task
 
 
 def test_report_lists_failures_and_ranks(report):

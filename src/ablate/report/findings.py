@@ -10,13 +10,13 @@ Each sentence restates numbers from the tables and nothing else:
     adjusted p-value and the effect size; when none is significant, it says so and gives the
     smallest adjusted p-value; a significant val accuracy difference is added only for a
     variant whose val loss difference is not significant;
-  - which variants failed, with their status, on how many seeds, and the first reason;
+  - per failure status, which variants failed on how many of their seeds, with one reason;
   - each scaling family's law and extrapolation when the law is identified, otherwise
     "not identifiable" and no number;
   - per factorial grid, the largest main effects and interactions whose interval excludes
     zero, or that none does;
   - length generalisation: the baseline's loss at each evaluated multiple of the training
-    length and the variant with the lowest mean loss at the longest.
+    length and the variant with the lowest mean loss at the longest (finite losses only).
 Intervals are printed with enough decimals to show their width (2 to 4).
 """
 
@@ -163,17 +163,29 @@ def sign_agreement(runs: pd.DataFrame, variant: str, reference: str, column: str
 
 
 def failure_sentences(runs: pd.DataFrame) -> list[str]:
+    """One sentence per failure status: which variants, on how many of their seeds, and the
+    first reason (by variant, then seed) as an example."""
     bad = runs[runs["status"] != "ok"]
     if bad.empty:
         return ["Every run finished with status ok."]
-    parts = []
-    for (variant, status), g in bad.groupby(["variant", "status"], sort=True):
-        n = int((runs["variant"] == variant).sum())
-        reason = str(g.sort_values("seed")["reason"].iloc[0])
-        parts.append(
-            f"{variant} {status} on {len(g)}/{n} seeds" + (f" ({reason})" if reason else "")
+    out = []
+    for status, g in bad.groupby("status", sort=True):
+        parts = [
+            f"{variant} {len(v)}/{int((runs['variant'] == variant).sum())}"
+            for variant, v in g.groupby("variant", sort=True)
+        ]
+        first = g.sort_values(["variant", "seed"])
+        reasons = first["reason"].astype(str)
+        reason = reasons[reasons != ""].iloc[0] if (reasons != "").any() else ""
+        example = f" (e.g. {first.loc[reasons.index[reasons == reason][0], 'variant']}: {reason})"
+        out.append(
+            f"{len(g)} of {len(runs)} runs {status}: "
+            + ", ".join(parts)
+            + " seeds"
+            + (example if reason else "")
+            + "."
         )
-    return ["Failed runs: " + "; ".join(parts) + "."]
+    return out
 
 
 def scaling_sentences(fits: pd.DataFrame) -> list[str]:
@@ -219,6 +231,9 @@ def length_sentences(length: pd.DataFrame, reference: str) -> list[str]:
     if length.empty or length["multiple"].max() <= 1:
         return []
     longest = length["multiple"].max()
+    length = length[np.isfinite(length["loss_mean"].astype(float))]
+    if length.empty:
+        return []
     ref = length[length["variant"] == reference].sort_values("multiple")
     far = length[(length["multiple"] == longest) & np.isfinite(length["loss_mean"])]
     parts = []
