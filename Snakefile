@@ -23,3 +23,4 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         REPORT,
+        REPORT_EXPORTS,

@@ -201,14 +201,16 @@ SPEC_COLUMNS = _spec_descriptions()
 # Tables written by analysis (results/<study>/analysis/<name>.parquet); each module's
 # docstring states the rule it computes.
 ANALYSIS = {
-    "seeds": "analysis/seeds.py: mean / std / bootstrap CI, paired difference vs baseline",
+    "seeds": "analysis/seeds.py: mean, t-interval; paired t-test vs baseline, Holm-adjusted",
     "stability": "analysis/stability.py: components, score and tier",
     "lr_sensitivity": "analysis/lr_sensitivity.py: Wortsman et al. 2023 LR sensitivity",
     "lr_curves": "analysis/lr_sensitivity.py: loss against lr per family",
     "scaling_points": "analysis/scaling.py: one point per variant of each scaling family",
     "scaling_fits": "analysis/scaling_fit.py: L = E + A x^-alpha fits, CIs, extrapolation",
-    "leaderboard": "analysis/ranking.py: per-task rank: tier, then mean final val loss",
+    "leaderboard": "analysis/ranking.py: per-task rank; variants tied with the best (MCB)",
     "failures": "analysis/ranking.py: every run whose status is not ok (FAILURE_COLUMNS)",
+    "effects": "analysis/effects.py: main effects and 2-way interactions of factorial grids",
+    "length": "analysis/length.py: loss and accuracy at 1x, 2x, 4x the training length",
 }
 
 # The failures table: one row per run whose status is not ok.

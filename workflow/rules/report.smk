@@ -43,13 +43,19 @@ rule analyse:
         "{ABLATE} analyse --study-dir {STUDY_DIR} > {log} 2>&1"
 
 
+# The report's exports (leaderboard .md/.tex/.csv, each chart as SVG and PNG): a folder
+# named like the page, written whole by `ablate report` beside the page.
+REPORT_EXPORTS = REPORT.removesuffix(".html")
+
+
 rule report:
     input:
         f"{STUDY_DIR}/analysis",
         f"{STUDY_DIR}/study.json",
     output:
         REPORT,
+        directory(REPORT_EXPORTS),
     log:
         f"{STUDY_DIR}/logs/report.log",
     shell:
-        "{ABLATE} report --study-dir {STUDY_DIR} --out {output} > {log} 2>&1"
+        "{ABLATE} report --study-dir {STUDY_DIR} --out {output[0]} > {log} 2>&1"

@@ -29,6 +29,7 @@ from ablate.analysis import effects, length, lr_sensitivity, ranking, scaling, s
 from ablate.analysis.load import read_runs, read_study_json, read_table
 from ablate.config import StatusRules
 from ablate.io import write_parquet
+from ablate.tables import ANALYSIS
 
 __all__ = ["analyse_study"]
 
@@ -57,6 +58,8 @@ def analyse_study(study_dir: str | Path) -> dict[str, pd.DataFrame]:
         "leaderboard": ranking.leaderboard(runs, seed_table, stability_components),
         "failures": ranking.failures(runs),
     }
+    # tables.ANALYSIS names every analysis table; the report reads that list
+    assert set(tables) == set(ANALYSIS), sorted(set(tables) ^ set(ANALYSIS))
     out = study_dir / "analysis"
     for name, frame in tables.items():
         write_parquet(out / f"{name}.parquet", frame)

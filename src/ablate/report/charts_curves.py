@@ -1,56 +1,50 @@
-"""Training curves: one line per variant (seed mean) inside its seed band (min..max).
-
-Clicking a legend entry highlights that variant (shift-click for several); every drawn point
-carries a tooltip with the numbers behind it.
-"""
+"""Training curves as small multiples (report/panels.py): per panel one line per variant
+(seed mean) inside its seed band (min..max); every drawn point has a tooltip with the numbers
+behind it. All panels share the axes' ranges, so panels can be compared by eye."""
 
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
-WIDTH, HEIGHT = 640, 260
+from ablate.report.panels import HEIGHT, WIDTH, Panel, small_multiples
 
 
 def curve_chart(
     band: pd.DataFrame,
+    task_panels: list[Panel],
+    colour: dict[str, str],
     title: str,
     y_title: str,
     log_y: bool = False,
     y_max: float | None = None,
-) -> alt.LayerChart:
+) -> alt.ConcatChart:
     """band: variant, step, mean, lo, hi, n_seeds (report.data.seed_band)."""
-    pick = alt.selection_point(fields=["variant"], bind="legend", name="pick")
-    # log scales have no zero; linear ones should not be forced down to it
-    limits = {"type": "log"} if log_y else {"type": "linear", "zero": False}
-    if y_max is not None:  # a diverging seed would otherwise squash every other curve
-        limits |= {"domainMax": y_max, "clamp": True}
-    scale = alt.Scale(**limits)
-    base = alt.Chart(band).encode(
-        x=alt.X("step:Q", title="step"),
-        color=alt.Color(
-            "variant:N",
-            scale=alt.Scale(scheme="tableau20"),  # ten colours are not enough for a study
-            legend=alt.Legend(symbolLimit=0, labelLimit=260, symbolOpacity=1),
-        ),
-    )
-    shade = base.mark_area().encode(
-        y=alt.Y("lo:Q", scale=scale, title=y_title),
-        y2="hi:Q",
-        opacity=alt.condition(pick, alt.value(0.18), alt.value(0.02)),
-        tooltip=_tooltip(),
-    )
-    line = base.mark_line(strokeWidth=1.6).encode(
-        y=alt.Y("mean:Q", scale=scale),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
-    )
-    points = base.mark_circle(size=16).encode(
-        y=alt.Y("mean:Q", scale=scale),
-        opacity=alt.condition(pick, alt.value(0.9), alt.value(0.08)),
-        tooltip=_tooltip(),
-    )
-    layered = alt.layer(shade, line, points).add_params(pick)
-    return layered.properties(title=title, width=WIDTH, height=HEIGHT)
+    lo = band["lo"].astype(float)
+    lo = lo[lo > 0] if log_y else lo
+    top = float(band["hi"].max())
+    top = min(top, y_max) if y_max is not None else top
+    bottom = float(lo.min()) if len(lo) else 0.0
+    if not np.isfinite(bottom) or not bottom < top:
+        bottom, top = (top / 2, top * 2) if top > 0 else (0.0, 1.0)
+    # one range for all panels; clamp, so a diverging seed does not squash the others
+    scale = alt.Scale(type="log" if log_y else "linear", domain=[bottom, top], clamp=True)
+    x = alt.X("step:Q", title="step", scale=alt.Scale(domain=[0, int(band["step"].max())]))
+
+    def draw(rows: pd.DataFrame, color: alt.Color, panel_title: str) -> alt.LayerChart:
+        base = alt.Chart(rows).encode(x=x, color=color)
+        shade = base.mark_area(opacity=0.15).encode(
+            y=alt.Y("lo:Q", scale=scale, title=y_title), y2="hi:Q"
+        )
+        line = base.mark_line(strokeWidth=1.5).encode(y=alt.Y("mean:Q", scale=scale))
+        points = base.mark_circle(size=10, opacity=0.7).encode(
+            y=alt.Y("mean:Q", scale=scale), tooltip=_tooltip()
+        )
+        layered = alt.layer(shade, line, points)
+        return layered.properties(title=panel_title, width=WIDTH, height=HEIGHT)
+
+    return small_multiples(band, task_panels, colour, draw).properties(title=title)
 
 
 def _tooltip() -> list:

@@ -12,13 +12,19 @@ CURVE_POINTS = 60
 
 
 def fit_curves(points: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
-    """Each family's fitted law over N, from its smallest size to 10x its largest."""
+    """Each family's fitted law over N, from its smallest size to 10x its largest; only over
+    the measured sizes where the law is not identifiable (no extrapolation is drawn)."""
     rows = []
     for fit in fits[fits["x"] == "n_params_non_embedding"].itertuples(index=False):
+        if not np.isfinite([fit.A, fit.alpha, fit.E]).all():
+            continue
         n = points.loc[points["family"] == fit.family, "n_params_non_embedding"]
-        xs = np.geomspace(n.min(), 10 * fit.x_max, CURVE_POINTS)
-        xs = np.unique(np.append(xs, fit.x_max))
-        for part, keep in (("fitted", xs <= fit.x_max), ("extrapolated", xs >= fit.x_max)):
+        top = 10 * fit.x_max if fit.identified else fit.x_max
+        xs = np.unique(np.append(np.geomspace(n.min(), top, CURVE_POINTS), fit.x_max))
+        parts = [("fitted", xs <= fit.x_max)]
+        if fit.identified:
+            parts.append(("extrapolated", xs >= fit.x_max))
+        for part, keep in parts:
             rows += [
                 {
                     "family": fit.family,

@@ -1,4 +1,8 @@
-"""The report's sections for one task, each saying so in words when it has nothing to show."""
+"""One task's part of the report: findings first, then one section per view of the data.
+
+Each section is a title and a list of blocks (note, figure, table, leaderboard) that the
+templates draw; a section with nothing to show says so in words.
+"""
 
 from __future__ import annotations
 
@@ -9,107 +13,239 @@ from ablate.analysis.lr_sensitivity import MIN_LRS
 from ablate.analysis.scaling import MIN_SIZES
 from ablate.report import data
 from ablate.report.charts_curves import curve_chart
+from ablate.report.charts_effects import effects_chart, length_chart
 from ablate.report.charts_heat import attention_map_chart, entropy_heatmap, grad_heatmap
 from ablate.report.charts_study import lr_chart, scaling_chart
-from ablate.report.html import frame_html, leaderboard_html
-from ablate.report.page import Page
+from ablate.report.findings import task_findings
+from ablate.report.leaderboard import HEADERS, leaderboard_rows, table_block
+from ablate.report.page import Page, note
+from ablate.report.panels import colours, panels
 
 
-def task_sections(page: Page, task: str, t: dict[str, pd.DataFrame], reference: str) -> None:
+def task_view(page: Page, task: str, t: dict[str, pd.DataFrame], reference: str) -> dict:
     """t: every study and analysis table, already filtered to this task."""
-    page.heading(f"Task: {task}", 2, anchor=f"task-{task}")
-    page.heading("Leaderboard", 3)
-    page.note(
-        "Ranked by failure rate (runs not ok), then mean final val loss (see Methods); the "
-        "tier and score are warnings beside the rank. Δ vs baseline pairs "
-        f"runs by seed against '{reference}'. Hover a column header for its definition."
-    )
-    page.add(f'<div class="scroll">{leaderboard_html(t["leaderboard"])}</div>')
-    curves(page, t)
-    gradients(page, t)
-    attention(page, t, reference)
-    lr_section(page, t)
-    scaling_section(page, t)
+    task_panels = panels(t["runs"], reference)
+    colour = colours(task_panels)
+    ctx = Ctx(page, task, t, reference, task_panels, colour)
+    board = [
+        note(
+            "Rank: see Methods (ranking); '=' marks variants that cannot be told apart "
+            f"from the best. Δ vs baseline pairs runs by seed against '{reference}'. Click a "
+            "header to sort, hover it for its definition, open 'more' for the rest."
+        ),
+        {"kind": "leaderboard", "headers": HEADERS, "rows": leaderboard_rows(t["leaderboard"])},
+    ]
+    return {
+        "name": task,
+        "anchor": f"task-{task}",
+        "findings": task_findings(t, reference),
+        "sections": [
+            {"title": "Leaderboard", "blocks": board},
+            {"title": "Loss curves", "blocks": curves(ctx)},
+            {"title": "Gradient norms", "blocks": gradients(ctx)},
+            {"title": "Attention", "blocks": attention(ctx)},
+            {"title": "Length generalisation", "blocks": length_section(ctx)},
+            {"title": "Which choices matter", "blocks": effects_section(ctx)},
+            {"title": "Learning-rate sensitivity", "blocks": lr_section(ctx)},
+            {"title": "Scaling", "blocks": scaling_section(ctx)},
+        ],
+    }
 
 
-def curves(page: Page, t: dict[str, pd.DataFrame]) -> None:
-    page.heading("Loss curves", 3)
-    runs = t["runs"]
-    initial = pd.to_numeric(runs["initial_loss"], errors="coerce")
+class Ctx:
+    def __init__(self, page, task, t, reference, task_panels, colour):
+        self.page, self.task, self.t, self.reference = page, task, t, reference
+        self.panels, self.colour = task_panels, colour
+
+    def chart_or_note(self, frame, build, caption: str, empty: str, name: str) -> dict:
+        return self.page.chart_or_note(frame, build, caption, empty, f"{self.task}-{name}")
+
+
+PANELS_NOTE = (
+    "One panel per ablation group (the ablated key or grid), the baseline in near-black in "
+    "every panel; a variant has the same colour on every chart of this task."
+)
+
+
+def curves(c: Ctx) -> list[dict]:
+    initial = pd.to_numeric(c.t["runs"]["initial_loss"], errors="coerce")
     y_max = float(1.1 * initial.max()) if np.isfinite(initial.max()) else None
-    page.chart_or_note(
-        data.seed_band(t["steps"], "loss"),
-        lambda band: curve_chart(
-            band, "Training loss (seed mean, band: seed min..max)", "train loss", y_max=y_max
+    thinned = f"Long runs are thinned to {data.MAX_POINTS} points per line (band keeps extremes)."
+    return [
+        c.chart_or_note(
+            data.seed_band(c.t["steps"], "loss"),
+            lambda band: curve_chart(
+                band,
+                c.panels,
+                c.colour,
+                "Training loss (seed mean, band: seed min..max)",
+                "train loss",
+                y_max=y_max,
+            ),
+            f"{PANELS_NOTE} The y axis stops at 1.1x the initial loss so a diverging seed does "
+            f"not hide the others. {thinned}",
+            "No training steps recorded for this task.",
+            "train-loss",
         ),
-        "Click a legend entry to highlight a variant (shift-click for several). The y axis "
-        "stops at 1.1x the initial loss so a diverging seed does not hide the others. "
-        f"Long runs are thinned to {data.MAX_POINTS} points per line (band keeps extremes).",
-        "No training steps recorded for this task.",
-    )
-    page.chart_or_note(
-        data.seed_band(data.val_evals(t["evals"]), "loss"),
-        lambda val: curve_chart(
-            val, "Validation loss at the training length", "val loss", y_max=y_max
+        c.chart_or_note(
+            data.seed_band(data.val_evals(c.t["evals"]), "loss"),
+            lambda val: curve_chart(
+                val,
+                c.panels,
+                c.colour,
+                "Validation loss at the training length",
+                "val loss",
+                y_max=y_max,
+            ),
+            "Evaluated every train.eval_every steps on the fixed validation set.",
+            "No validation evaluations recorded for this task.",
+            "val-loss",
         ),
-        "Evaluated every train.eval_every steps on the fixed validation set.",
-        "No validation evaluations recorded for this task.",
-    )
+    ]
 
 
-def gradients(page: Page, t: dict[str, pd.DataFrame]) -> None:
-    page.heading("Gradient norms", 3)
-    page.chart_or_note(
-        data.seed_band(t["steps"], "grad_norm"),
-        lambda band: curve_chart(
-            band, "Global gradient norm before clipping", "grad norm", log_y=True
+def gradients(c: Ctx) -> list[dict]:
+    return [
+        c.chart_or_note(
+            data.seed_band(c.t["steps"], "grad_norm"),
+            lambda band: curve_chart(
+                band,
+                c.panels,
+                c.colour,
+                "Global gradient norm before clipping",
+                "grad norm",
+                log_y=True,
+            ),
+            "Log scale. Spikes in the band that the mean line does not show come from one seed.",
+            "No gradient norms recorded for this task.",
+            "grad-norm",
         ),
-        "Log scale. Spikes in the band that the mean line does not show come from one seed.",
-        "No gradient norms recorded for this task.",
-    )
-    page.chart_or_note(
-        data.layer_grad_heat(t["grads"]),
-        lambda heat: grad_heatmap(heat, sorted(heat["variant"].unique())),
-        "Per layer: the L2 norm of all its modules' gradients, averaged over seeds and over "
-        f"steps in up to {data.MAX_HEAT_STEPS} bins. Pick the variant in the drop-down.",
-        "No per-layer gradient norms (grads table) for this task.",
-    )
+        c.chart_or_note(
+            data.layer_grad_heat(c.t["grads"]),
+            lambda heat: grad_heatmap(heat, sorted(heat["variant"].unique())),
+            "Per layer: the L2 norm of all its modules' gradients, averaged over seeds and over "
+            f"steps in up to {data.MAX_HEAT_STEPS} bins. Pick the variant in the drop-down.",
+            "No per-layer gradient norms (grads table) for this task.",
+            "grad-layers",
+        ),
+    ]
 
 
-def attention(page: Page, t: dict[str, pd.DataFrame], reference: str) -> None:
-    page.heading("Attention", 3)
-    page.chart_or_note(
-        data.entropy_heat(t["probes"]),
-        lambda heat: entropy_heatmap(heat, sorted(heat["variant"].unique())),
-        "Normalised entropy of each head's attention on the probe batch: 1 = uniform over "
-        "the visible keys, 0 = one-hot. A row going dark is a head collapsing.",
-        "No attention probes (attn_entropy) for this task.",
-    )
-    chosen = data.map_variants(t["leaderboard"], reference)
-    maps = data.attention_maps(t["attn_maps"], chosen)
-    if maps.empty:
-        page.note("No final attention maps (attn_maps table) for this task.", "empty")
-    else:
-        shown = [v for v in chosen if v in set(maps["variant"])]
-        page.chart(
-            attention_map_chart(maps, shown),
-            f"Shown for {', '.join(shown)} (the baseline and the best-ranked variants), lowest "
-            f"seed, first {data.MAP_POSITIONS} positions.",
+def attention(c: Ctx) -> list[dict]:
+    blocks = [
+        c.chart_or_note(
+            data.entropy_heat(c.t["probes"]),
+            lambda heat: entropy_heatmap(heat, sorted(heat["variant"].unique())),
+            "Normalised entropy of each head's attention on the probe batch: 1 = uniform over "
+            "the visible keys, 0 = one-hot. A row going dark is a head collapsing. Pick the "
+            "variant in the drop-down.",
+            "No attention probes (attn_entropy) for this task.",
+            "attn-entropy",
         )
+    ]
+    chosen = data.map_variants(c.t["leaderboard"], c.reference)
+    maps = data.attention_maps(c.t["attn_maps"], chosen)
+    shown = [v for v in chosen if v in set(maps["variant"])]
+    blocks.append(
+        c.chart_or_note(
+            maps,
+            lambda m: attention_map_chart(m, shown),
+            f"Shown for {', '.join(shown)} (the baseline and the best-ranked variants; the "
+            f"drop-down picks one), lowest seed, first {data.MAP_POSITIONS} positions.",
+            "No final attention maps (attn_maps table) for this task.",
+            "attn-maps",
+        )
+    )
+    return blocks
 
 
-def lr_section(page: Page, t: dict[str, pd.DataFrame]) -> None:
-    page.heading("Learning-rate sensitivity", 3)
-    summary, curves_ = t["lr_sensitivity"], t["lr_curves"]
+def length_section(c: Ctx) -> list[dict]:
+    length = c.t["length"]
+    if length.empty or length["multiple"].nunique() < 2:
+        return [
+            note(
+                "No length-generalisation evaluations (evals beyond the training length) "
+                "for this task.",
+                "empty",
+            )
+        ]
+    table = length.sort_values(["variant", "multiple"])
+    return [
+        c.page.chart(
+            length_chart(length, c.panels, c.colour),
+            f"{PANELS_NOTE} Bars: the interval of the seed mean.",
+            f"{c.task}-length",
+        ),
+        table_block(table, LENGTH_COLUMNS, LENGTH_FORMATS),
+    ]
+
+
+LENGTH_COLUMNS = {
+    "variant": "variant",
+    "multiple": "evaluated length / training length",
+    "seq_len": "evaluated sequence length",
+    "loss_mean": "final val loss at that length, seed mean",
+    "loss_ci_lo": "interval of the mean, low",
+    "loss_ci_hi": "interval of the mean, high",
+    "acc_mean": "final val token accuracy at that length, seed mean",
+    "n": "seeds",
+}
+LENGTH_FORMATS = {"loss_mean": ".4f", "loss_ci_lo": ".4f", "loss_ci_hi": ".4f", "acc_mean": ".3f"}
+
+
+def effects_section(c: Ctx) -> list[dict]:
+    effects = c.t["effects"]
+    if effects.empty:
+        return [
+            note(
+                "No factorial grid in this task: for one-factor ablations the paired "
+                "differences in the leaderboard are the effects.",
+                "empty",
+            )
+        ]
+    blocks = []
+    for grid, g in effects.groupby("grid", sort=True):
+        g = g.reindex(g["effect"].abs().sort_values(ascending=False).index)
+        blocks.append(
+            c.page.chart(
+                effects_chart(g, grid),
+                "Dots: effect; bars: interval; dashed: zero.",
+                f"{c.task}-effects-{grid}",
+            )
+        )
+        blocks.append(table_block(g, EFFECT_COLUMNS, EFFECT_FORMATS))
+    return blocks
+
+
+EFFECT_COLUMNS = {
+    "term": "factor (main effect) or factor:factor (two-way interaction)",
+    "order": "1: main effect, 2: interaction",
+    "effect": "effect on final val loss (nats), as Methods (effects) defines it",
+    "ci_lo": "interval, low",
+    "ci_hi": "interval, high",
+    "p_value": "p-value of the term",
+}
+EFFECT_FORMATS = {"effect": "+.4f", "ci_lo": "+.4f", "ci_hi": "+.4f", "p_value": ".2g"}
+
+
+def lr_section(c: Ctx) -> list[dict]:
+    summary, curves_ = c.t["lr_sensitivity"], c.t["lr_curves"]
     if summary.empty:
-        page.note(
-            f"No learning-rate sweep in this task: it needs at least {MIN_LRS} variants whose "
-            "specs differ only in train.lr.",
-            "empty",
-        )
-        return
-    page.add(frame_html(summary, LR_COLUMNS, LR_FORMATS))
-    page.chart(lr_chart(curves_), "Each point: seed mean of the final val loss capped at l0.")
+        return [
+            note(
+                f"No learning-rate sweep in this task: it needs at least {MIN_LRS} "
+                "variants whose specs differ only in train.lr.",
+                "empty",
+            )
+        ]
+    return [
+        table_block(summary, LR_COLUMNS, LR_FORMATS),
+        c.page.chart(
+            lr_chart(curves_),
+            "Each point: seed mean of the final val loss capped at l0.",
+            f"{c.task}-lr",
+        ),
+    ]
 
 
 LR_COLUMNS = {
@@ -123,61 +259,55 @@ LR_COLUMNS = {
     "sensitivity_seed_std": "std of the sensitivity computed seed by seed",
     "n_diverged": "diverged runs in the sweep (counted as l0)",
 }
-LR_FORMATS = {
-    "best_lr": ".3g",
-    "l0": ".4f",
-    "l_star": ".4f",
-    "sensitivity": ".4f",
-    "sensitivity_seed_std": ".4f",
-}
+LR_FORMATS = {k: ".4f" for k in ("l0", "l_star", "sensitivity", "sensitivity_seed_std")}
+LR_FORMATS["best_lr"] = ".3g"
 
 
-def scaling_section(page: Page, t: dict[str, pd.DataFrame]) -> None:
-    page.heading("Scaling", 3)
-    points, fits = t["scaling_points"], t["scaling_fits"]
+def scaling_section(c: Ctx) -> list[dict]:
+    points, fits = c.t["scaling_points"], c.t["scaling_fits"]
     if points.empty:
-        page.note(
-            f"No scaling family in this task: it needs variants that differ only in size keys "
-            f"(d_model, n_layer, n_head, d_ff, ffn_ratio) spanning at least {MIN_SIZES} sizes.",
-            "empty",
-        )
-        return
-    page.add(frame_html(fits, FIT_COLUMNS, FIT_FORMATS))
+        return [
+            note(
+                "No scaling family in this task: it needs variants that differ in one size "
+                f"key spanning at least {MIN_SIZES} sizes.",
+                "empty",
+            )
+        ]
+    blocks = [table_block(fits, FIT_COLUMNS, FIT_FORMATS, wrap=frozenset({"family", "reason"}))]
     flagged = fits[fits["bottleneck"] & (fits["x"] == "n_params_non_embedding")]
     for row in flagged.itertuples(index=False):
         noise = "beyond" if row.bottleneck_beyond_noise else "within"
-        page.note(
-            f"Scaling bottleneck in family {row.family} ({noise} seed noise): "
-            f"{row.bottleneck_detail}"
+        blocks.append(
+            note(
+                f"Scaling bottleneck in family {row.family} ({noise} seed noise): "
+                f"{row.bottleneck_detail}"
+            )
         )
-    page.chart(
-        scaling_chart(points, fits),
-        "Log-log. Solid: the fitted law over the measured sizes; dashed: extrapolated to 10x the "
-        "largest. The law used (saturating or pure power law) and why is in the table.",
+    blocks.append(
+        c.page.chart(
+            scaling_chart(points, fits),
+            "Log-log. Solid: the fitted law over the measured sizes; dashed: extrapolated to 10x "
+            "the largest, only where the law is identifiable. The law and why: in the table.",
+            f"{c.task}-scaling",
+        )
     )
+    return blocks
 
 
 FIT_COLUMNS = {
-    "family": "what the family holds fixed, against the baseline",
+    "family": "the one size key the family varies, and what it holds fixed",
     "x": "size measure the law is fitted over",
-    "model": "saturating: E + A x^-alpha; power_law: A x^-alpha (E not identifiable)",
+    "model": "saturating: E + A x^-alpha; power_law: A x^-alpha",
+    "identified": "whether the law is identified by the data (else: no extrapolation)",
     "reason": "why this law was used",
     "n_sizes": "distinct sizes",
     "alpha": "fitted exponent",
-    "alpha_ci_lo": "bootstrap over seeds, 2.5%",
-    "alpha_ci_hi": "bootstrap over seeds, 97.5%",
+    "alpha_ci_lo": "interval of alpha, low (see Methods: what it covers)",
+    "alpha_ci_hi": "interval of alpha, high",
     "E": "fitted irreducible loss (0 for the pure power law)",
-    "loss_at_4x": "predicted loss at 4x the largest size",
-    "loss_at_10x": "predicted loss at 10x the largest size",
+    "loss_at_10x": "predicted loss at 10x the largest size (blank: not identifiable)",
     "rmse_log": "RMS of log residuals",
     "bottleneck": "some larger model is not better than a smaller one",
 }
-FIT_FORMATS = {
-    "alpha": ".4f",
-    "alpha_ci_lo": ".4f",
-    "alpha_ci_hi": ".4f",
-    "E": ".4f",
-    "loss_at_4x": ".4f",
-    "loss_at_10x": ".4f",
-    "rmse_log": ".2e",
-}
+FIT_FORMATS = {k: ".4f" for k in ("alpha", "alpha_ci_lo", "alpha_ci_hi", "E", "loss_at_10x")}
+FIT_FORMATS["rmse_log"] = ".2e"

@@ -1,0 +1,162 @@
+"""Files to cite from: the leaderboard as Markdown, LaTeX and CSV, every chart as SVG and PNG.
+
+    reports/<study>/leaderboard.md    one table per task (GitHub Markdown)
+    reports/<study>/leaderboard.tex   one booktabs table per task, to \\input into a paper
+    reports/<study>/leaderboard.csv   analysis/leaderboard.parquet, every column
+    reports/<study>/<task>-<chart>.svg / .png   the page's charts, drawn by vl-convert
+
+The Markdown and LaTeX tables show what the page's leaderboard shows in its key columns; a
+star marks a difference from the baseline that is significant after the multiple-comparison
+adjustment, '=' a variant that cannot be told apart from the best. The folder is written
+beside and then swapped in, so it never mixes files of two reports.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from ablate.report.leaderboard import num
+
+PNG_SCALE = 1.0  # the SVG is the file to scale; the PNG is for slides and quick looks
+TEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(TEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+def md_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "\\|*_`[]<>" else ch for ch in str(text))
+
+
+def key_columns(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard's key columns as text: one row per (task, variant), ranked."""
+    rows = []
+    for r in board.sort_values(["task", "rank", "variant"]).itertuples(index=False):
+        paired = bool(r.val_loss_n_pairs)
+        failed = int(r.n_runs - r.n_ok)
+        rows.append(
+            {
+                "task": r.task,
+                "rank": f"{r.rank}{'=' if r.tied_with_best and r.rank != 1 else ''}",
+                "variant": r.variant,
+                "val loss": f"{num(r.val_loss_mean)} [{num(r.val_loss_ci_lo)}, "
+                f"{num(r.val_loss_ci_hi)}]",
+                "diff": f"{num(r.val_loss_diff_mean, '+.4f')} [{num(r.val_loss_diff_ci_lo, '+.4f')}"
+                f", {num(r.val_loss_diff_ci_hi, '+.4f')}]"
+                if paired
+                else "",
+                "significant": paired and bool(r.val_loss_diff_significant),
+                "p adj": num(r.val_loss_diff_p_adj, ".2g") if paired else "",
+                "val acc": num(r.val_acc_mean, ".3f"),
+                "failed": f"{failed}/{r.n_runs}",
+                "tier": f"{r.tier} {r.tier_name}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+NOTE = (
+    "Val loss: seed mean [95% interval]. Δ: paired by seed against the baseline; * significant "
+    "after the multiple-comparison adjustment; p adj: adjusted p-value. '=' after a rank: "
+    "cannot be told apart from the best. Failed: runs whose status is not ok."
+)
+
+
+def leaderboard_md(board: pd.DataFrame, study: str) -> str:
+    out = [f"# {md_escape(study)}: leaderboard", "", md_escape(NOTE), ""]
+    for task, t in key_columns(board).groupby("task", sort=True):
+        out += [f"## {md_escape(task)}", ""]
+        out.append("| # | variant | val loss | Δ vs baseline | p adj | val acc | failed | tier |")
+        out.append("|--:|---|---|---|--:|--:|--:|---|")
+        for r in t.to_dict("records"):
+            diff = md_escape(r["diff"]) + (" \\*" if r["significant"] else "")
+            cells = [
+                r["rank"],
+                r["variant"],
+                r["val loss"],
+                None,
+                r["p adj"],
+                r["val acc"],
+                r["failed"],
+                r["tier"],
+            ]
+            cells = [diff if c is None else md_escape(c) for c in cells]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def leaderboard_tex(board: pd.DataFrame, study: str) -> str:
+    out = [
+        f"% {tex_escape(study)}: leaderboard, written by `ablate report`.",
+        "% Needs \\usepackage{booktabs}. " + tex_escape(NOTE),
+    ]
+    for task, t in key_columns(board).groupby("task", sort=True):
+        out += [
+            "\\begin{table}[ht]",
+            "\\centering\\small",
+            f"\\caption{{{tex_escape(study)}, task {tex_escape(task)}: final validation loss. "
+            "$\\Delta$: paired difference against the baseline, $^{*}$ significant after "
+            "adjustment; $=$: tied with the best.}",
+            "\\begin{tabular}{rllllrrl}",
+            "\\toprule",
+            "\\# & variant & val loss [95\\% CI] & $\\Delta$ vs baseline & "
+            "$p_{\\mathrm{adj}}$ & val acc & failed & tier \\\\",
+            "\\midrule",
+        ]
+        for r in t.to_dict("records"):
+            rank = tex_escape(r["rank"]).replace("=", "$=$")
+            diff = tex_escape(r["diff"]) + ("$^{*}$" if r["significant"] else "")
+            cells = [
+                rank,
+                tex_escape(r["variant"]),
+                tex_escape(r["val loss"]),
+                diff,
+                tex_escape(r["p adj"]),
+                tex_escape(r["val acc"]),
+                tex_escape(r["failed"]),
+                tex_escape(r["tier"]),
+            ]
+            out.append(" & ".join(cells) + " \\\\")
+        out += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+    return "\n".join(out)
+
+
+def write_exports(
+    out_dir: Path, board: pd.DataFrame, study: str, charts: dict[str, dict]
+) -> dict[str, float]:
+    """Write everything into out_dir (replaced as a whole). charts: file stem -> Vega-Lite
+    spec. Returns seconds spent on tables and on charts."""
+    import vl_convert
+
+    staging = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    t0 = time.perf_counter()
+    (staging / "leaderboard.md").write_text(leaderboard_md(board, study), encoding="utf-8")
+    (staging / "leaderboard.tex").write_text(leaderboard_tex(board, study), encoding="utf-8")
+    board.to_csv(staging / "leaderboard.csv", index=False)
+    t1 = time.perf_counter()
+    for stem, spec in charts.items():
+        (staging / f"{stem}.svg").write_text(vl_convert.vegalite_to_svg(spec), encoding="utf-8")
+        (staging / f"{stem}.png").write_bytes(vl_convert.vegalite_to_png(spec, scale=PNG_SCALE))
+    t2 = time.perf_counter()
+    shutil.rmtree(out_dir, ignore_errors=True)
+    staging.rename(out_dir)
+    return {"tables_s": t1 - t0, "charts_s": t2 - t1}

@@ -1,0 +1,150 @@
+"""The leaderboard as the page shows it: key columns, the rest on demand, sortable.
+
+Numbers that cannot be computed show as an em dash. Each cell also carries a sort key
+(data-sort), so a click on a header sorts by the number, not by its formatted text.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+TIER_COLORS = {"A": "#1a7f37", "B": "#9a6700", "C": "#bc4c00", "D": "#cf222e"}
+STATUS_COLORS = {
+    "ok": "#1a7f37",
+    "diverged": "#cf222e",
+    "stalled": "#8250df",
+    "unstable": "#bc4c00",
+    "collapsed": "#0969da",
+}
+OTHER_COLOR = "#57606a"
+
+
+def num(x, fmt: str = ".4f") -> str:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "—"
+    return format(x, fmt) if math.isfinite(x) else "—"
+
+
+def pct(x) -> str:
+    return num(100 * float(x), ".0f") + "%" if x == x else "—"
+
+
+def sort_key(x) -> str:
+    """A number as data-sort text; missing values as "" (sorted last)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return ""
+    return repr(x) if math.isfinite(x) else ""
+
+
+HEADERS = [
+    ("#", "rank within the task (see Methods); '=': cannot be told apart from the best"),
+    ("variant", "variant name (hover: the keys it changes)"),
+    ("val loss [95% CI]", "final val loss: seed mean and its interval (see Methods)"),
+    (
+        "Δ vs baseline",
+        "paired by seed: mean(variant - baseline) [interval]; * significant "
+        "after the multiple-comparison adjustment",
+    ),
+    ("p adj", "adjusted p-value of the paired difference"),
+    ("val acc", "final val token accuracy, seed mean"),
+    ("runs", "run status counts over seeds"),
+    ("tier", "stability tier (hover: score 0-100), see Methods"),
+    ("", "everything else behind the rank"),
+]
+
+
+def leaderboard_rows(board: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in board.sort_values(["rank", "variant"]).itertuples(index=False):
+        statuses = [
+            (f"{getattr(r, 'n_' + s)} {s}", c)
+            for s, c in STATUS_COLORS.items()
+            if getattr(r, "n_" + s) > 0
+        ]
+        overrides = r.overrides if isinstance(r.overrides, str) else ""  # tables.RUN_COLUMNS
+        paired = bool(r.val_loss_n_pairs)
+        rows.append(
+            {
+                "rank": int(r.rank),
+                "tied": bool(r.tied_with_best) and r.rank != 1,
+                "variant": r.variant,
+                "overrides": overrides or "the baseline",
+                "loss": f"{num(r.val_loss_mean)} [{num(r.val_loss_ci_lo)}, "
+                f"{num(r.val_loss_ci_hi)}]",
+                "loss_sort": sort_key(r.val_loss_mean),
+                "diff": f"{num(r.val_loss_diff_mean, '+.4f')} [{num(r.val_loss_diff_ci_lo, '+.4f')}"
+                f", {num(r.val_loss_diff_ci_hi, '+.4f')}]"
+                if paired
+                else "—",
+                "diff_sort": sort_key(r.val_loss_diff_mean) if paired else "",
+                "significant": paired and bool(r.val_loss_diff_significant),
+                "p_adj": num(r.val_loss_diff_p_adj, ".2g") if paired else "—",
+                "p_sort": sort_key(r.val_loss_diff_p_adj) if paired else "",
+                "acc": num(r.val_acc_mean, ".3f"),
+                "acc_sort": sort_key(r.val_acc_mean),
+                "statuses": statuses,
+                "failure_sort": sort_key(r.failure_rate),
+                "tier": f"{r.tier} {r.tier_name}",
+                "tier_color": TIER_COLORS.get(r.tier, OTHER_COLOR),
+                "score": f"{r.score:.1f}",
+                "details": details(r, overrides),
+            }
+        )
+    return rows
+
+
+def details(r, overrides: str) -> list[tuple[str, str]]:
+    return [
+        ("changes", overrides or "nothing (the baseline)"),
+        ("group", str(r.group)),
+        ("seeds used / runs", f"{r.val_loss_n_used} / {r.n_runs}"),
+        ("val loss std", num(r.val_loss_std)),
+        ("val loss min..max", f"{num(r.val_loss_min)} .. {num(r.val_loss_max)}"),
+        ("effect size", num(r.val_loss_diff_effect, ".2f")),
+        ("p (unadjusted)", num(r.val_loss_diff_p, ".2g")),
+        (
+            "val acc [95% CI]",
+            f"{num(r.val_acc_mean, '.3f')} [{num(r.val_acc_ci_lo, '.3f')}, "
+            f"{num(r.val_acc_ci_hi, '.3f')}]",
+        ),
+        ("stability score", f"{r.score:.1f} (tier {r.tier} {r.tier_name})"),
+        ("diverged / stalled", f"{pct(r.diverged_rate)} / {pct(r.stalled_rate)}"),
+        ("unstable / collapse", f"{pct(r.unstable_rate)} / {pct(r.collapse_rate)}"),
+        ("loss / grad spikes", f"{num(r.loss_spikes, '.1f')} / {num(r.grad_spikes, '.1f')}"),
+        ("grad max/median", num(r.grad_ratio, ".1f")),
+        ("seed CV", num(r.seed_cv, ".2%")),
+        (
+            "attn logit (growth)",
+            f"{num(r.attn_logit_max, '.1f')} ({num(r.attn_logit_growth, '+.1f')})",
+        ),
+    ]
+
+
+def table_block(
+    frame: pd.DataFrame,
+    columns: dict[str, str],
+    formats: dict[str, str],
+    badges: frozenset[str] = frozenset(),
+    wrap: frozenset[str] = frozenset(),
+) -> dict:
+    """A plain table block for the templates: `columns` name -> hover text, numbers formatted
+    by `formats`, columns in `badges` drawn as status badges, columns in `wrap` (long text)
+    wrapped so the table fits the page."""
+    rows = []
+    for record in frame.to_dict("records"):
+        row = []
+        for col in columns:
+            value = record[col]
+            text = num(value, formats[col]) if col in formats else str(value)
+            sort = sort_key(value) if col in formats else str(value)
+            color = STATUS_COLORS.get(str(value), OTHER_COLOR) if col in badges else ""
+            row.append({"text": text, "sort": sort, "color": color, "wrap": col in wrap})
+        rows.append(row)
+    heads = [{"label": c, "tip": tip} for c, tip in columns.items()]
+    return {"kind": "table", "cls": "sortable", "columns": heads, "rows": rows}
