@@ -121,6 +121,8 @@ def pending_by_files(runs, root: str | Path = ".", study_dir: str | None = None)
     study_done = study_dir and (root / study_dir / "analysis").is_dir()
     if train or not study_done:
         jobs |= dict.fromkeys(STUDY_RULES, 1)
+    if not (study_dir and (root / study_dir / "estimate.json").is_file()):
+        jobs["estimate"] = 1
     return Plan(train, jobs, "files", None)
 
 
@@ -144,7 +146,8 @@ def estimate(runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", pa
     order = longest_first(per_job)
     makespan, walls = simulate([per_job[i] for i in order], jobs, cores, costs.contention)
     study = costs.study_seconds(len(unique)) if any(plan.jobs.get(r) for r in STUDY_RULES) else 0.0
-    total = parse_s + makespan + study
+    # Snakemake's own start, and the estimate rule's job, which runs first and alone
+    total = parse_s * (1 + bool(plan.jobs.get("estimate"))) + makespan + study
     steady = rate(min(jobs, max(1, len(todo))), cores, costs.contention)
     return {
         "total_seconds": round(total, 1),
