@@ -57,6 +57,10 @@ def bench(config: str, cores: int, workdir: Path, recalibrate: bool) -> dict:
     command = [sys.executable, "-m", "ablate", "estimate", config, "--cores", str(cores), "--json"]
     answer_s, done = timed(command + (["--recalibrate"] if recalibrate else []), workdir)
     predicted = json.loads(done.stdout)
+    # keep what was measured for the next study (and for this checkout)
+    shutil.copytree(
+        workdir / "results" / ".calibration", ROOT / "results" / ".calibration", dirs_exist_ok=True
+    )
     snakemake = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", config]
     actual_s, _ = timed(snakemake, workdir)
     return {
