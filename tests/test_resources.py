@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from ablate.resources import MIN_RUNTIME_MIN, memory_mb, run_seconds, runtime_minutes
+from ablate import resources
+from ablate.cost import CONSERVATIVE, run_work
+from ablate.resources import MIN_RUNTIME_MIN, SAFETY, memory_mb, run_seconds, runtime_minutes
 from ablate.spec import resolve_spec
 from ablate.study import expand_study, load_config
 
@@ -23,6 +25,12 @@ BIG = {
     "train": {"steps": 20, "warmup_steps": 5, "batch_size": 32, "eval_every": 10},
     "data": {"task": "induction", "seq_len": 256},
 }
+
+
+@pytest.fixture(autouse=True)
+def no_calibration(monkeypatch):
+    """Requests from the conservative costs, whatever calibration this checkout has cached."""
+    monkeypatch.setattr(resources, "_time_model", lambda: (CONSERVATIVE, 1.0))
 
 
 def spec(sections: dict, **changes) -> dict:
@@ -70,6 +78,26 @@ def test_every_run_of_the_shipped_studies_has_sane_requests(repo_root):
         for run in expand_study(load_config(repo_root / path)):
             assert MIN_RUNTIME_MIN <= runtime_minutes(run.spec) < 24 * 60, run.run_id
             assert 1000 <= memory_mb(run.spec) < 16_000, run.run_id
+
+
+def test_time_comes_from_the_cost_model_and_a_calibration_when_cached(monkeypatch, tmp_path):
+    """One model for `ablate estimate` and Slurm: a calibration, SAFETY times, else the
+    conservative costs (which ask for more than a fast machine's calibration)."""
+    from ablate import calibrate
+    from tests.test_estimate import KNOWN
+
+    big = spec(BIG)
+    assert run_seconds(big) == pytest.approx(CONSERVATIVE.solo_seconds(run_work(big)))
+    calibrate.save(KNOWN, {"cores": 2}, root=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.undo()  # the real _time_model again, reading tmp_path's calibration
+    monkeypatch.chdir(tmp_path)
+    resources._time_model.cache_clear()
+    try:
+        assert run_seconds(big) == pytest.approx(SAFETY * KNOWN.solo_seconds(run_work(big)))
+        assert run_seconds(big) < CONSERVATIVE.solo_seconds(run_work(big))
+    finally:
+        resources._time_model.cache_clear()
 
 
 def test_imports_no_torch(repo_root):

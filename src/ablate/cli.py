@@ -4,6 +4,7 @@
     ablate sanity  --spec SPEC.yaml                            overfit one batch, fail loudly
     ablate fetch   NAME --out DIR                              a corpus into resources/
     ablate expand  CONFIG                                      list the runs a study asks for
+    ablate estimate CONFIG [--cores N] [--json]                its wall time here, before training
     ablate collect --manifest M --runs DIR --out DIR           per-run -> study tables
     ablate analyse --study-dir DIR                             study tables -> analysis tables
     ablate report  --study-dir DIR --out HTML                  analysis -> HTML report
@@ -91,6 +92,12 @@ def cmd_expand(args) -> int:
     return 0
 
 
+def cmd_estimate(args) -> int:
+    from ablate.estimate_cli import run_estimate
+
+    return run_estimate(args)
+
+
 def cmd_collect(args) -> int:
     from ablate.collect import collect_study
     from ablate.rundir import RunDirError
@@ -167,6 +174,19 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("expand", help="list the runs of a study config")
     e.add_argument("config")
     e.set_defaults(func=cmd_expand)
+    m = sub.add_parser("estimate", help="predict a study's wall time on this machine")
+    m.add_argument("config")
+    m.add_argument("--cores", type=_positive_int, default=4, help="as `snakemake --cores N`")
+    m.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    m.add_argument(
+        "--cached-by",
+        choices=("snakemake", "files"),
+        default="snakemake",
+        help="ask Snakemake which runs it would train (a dry run), or check run files",
+    )
+    m.add_argument("--recalibrate", action="store_true", help="measure this machine again")
+    m.add_argument("--out", help="also write the JSON here")
+    m.set_defaults(func=cmd_estimate)
     c = sub.add_parser("collect", help="gather run tables into study tables")
     c.add_argument("--manifest", required=True)
     c.add_argument("--runs", required=True)

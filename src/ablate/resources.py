@@ -10,19 +10,20 @@ much and the job waits longer in the queue.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
+from ablate import calibrate
+from ablate.cost import CONSERVATIVE, Costs, run_work
 from ablate.data.layout import seq_lens
-from ablate.model.params import count_params, flops_per_token
+from ablate.model.params import count_params
 from ablate.spec import RunSpec
 
-# Throughput measured on the 2-core development machine (one thread per run): 5-8e10 FLOP/s
-# alone, ~2e10 with two runs per core. A cluster core may be slower and the probes and
-# gradient statistics cost extra, so time is asked for as if it were 1e10 (2-8x margin;
-# much more and long runs would ask for more than a partition's time limit allows).
-FLOPS_PER_S = 1e10
-STEP_S = 0.05  # Python overhead per step that FLOPs miss: tiny models are all overhead
-STARTUP_S = 120.0  # interpreter, torch import, data (~3 s here; more on shared filesystems)
+# Time comes from the one cost model of a run (ablate.cost, as `ablate estimate` uses it):
+# with a calibration of the machine Snakemake runs on cached, SAFETY times its prediction
+# (a cluster core may be slower, and Slurm stops a run that outlives its limit); without
+# one, cost.CONSERVATIVE, which errs long on its own.
+SAFETY = 3.0
 MIN_RUNTIME_MIN = 10  # Slurm sends SIGTERM 3 min before the limit: leave time to work
 # A run measured ~400 MB RSS before its model and data (Python + torch), ~1.3 GB for
 # 3M parameters at batch 32 x 256 tokens.
@@ -47,18 +48,19 @@ def _sizes(spec: RunSpec):
     return model, train, lens
 
 
-def run_seconds(spec: RunSpec) -> float:
-    """Estimated wall seconds of one run at FLOPS_PER_S: training, evals and overheads."""
-    model, train, lens = _sizes(spec)
-    seq_len = lens[0]
-    train_flops = flops_per_token(model, seq_len) * train.steps * train.batch_size * seq_len
-    n_evals = train.steps // train.eval_every + 1
-    # an eval is a forward pass (a third of a training step's FLOPs) over each eval length
-    eval_flops = sum(
-        flops_per_token(model, n) / 3 * n_evals * train.eval_batches * train.batch_size * n
-        for n in lens
-    )
-    return STARTUP_S + train.steps * STEP_S + (train_flops + eval_flops) / FLOPS_PER_S
+@functools.cache
+def _time_model() -> tuple[Costs, float]:
+    """The cached calibration of this machine with the safety factor, else CONSERVATIVE."""
+    cached = calibrate.load()
+    return (cached[0], SAFETY) if cached else (CONSERVATIVE, 1.0)
+
+
+def run_seconds(spec: RunSpec, costs: Costs | None = None, factor: float = 1.0) -> float:
+    """Seconds to ask for one run: ``costs`` (default: this machine's, see _time_model)
+    times ``factor``, from the run's work (ablate.cost.run_work)."""
+    if costs is None:
+        costs, factor = _time_model()
+    return costs.solo_seconds(run_work(spec)) * factor
 
 
 def runtime_minutes(spec: RunSpec, attempt: int = 1) -> int:

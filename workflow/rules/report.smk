@@ -52,6 +52,7 @@ rule report:
     input:
         f"{STUDY_DIR}/analysis",
         f"{STUDY_DIR}/study.json",
+        f"{STUDY_DIR}/estimate.json",  # the prediction, against the runs' actual time
     output:
         REPORT,
         directory(REPORT_EXPORTS),
