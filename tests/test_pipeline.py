@@ -202,7 +202,7 @@ def test_numerics_change_makes_runs_stale_and_a_report_change_does_not(study, tm
         assert done.returncode == 0, done.stdout + done.stderr
         return train_jobs(done.stdout + done.stderr)
 
-    report = repo / "src" / "ablate" / "report" / "html.py"
+    report = repo / "src" / "ablate" / "report" / "findings.py"
     report.write_text(report.read_text() + "\n\ndef unused_helper():\n    return 'changed'\n")
     assert dry_run_train_jobs() == 0
     spec_py = repo / "src" / "ablate" / "spec.py"

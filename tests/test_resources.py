@@ -83,8 +83,9 @@ def test_every_run_of_the_shipped_studies_has_sane_requests(repo_root):
 def test_time_comes_from_the_cost_model_and_a_calibration_when_cached(monkeypatch, tmp_path):
     """One model for `ablate estimate` and Slurm: a calibration, SAFETY times, else the
     conservative costs (which ask for more than a fast machine's calibration)."""
+    from test_estimate import KNOWN
+
     from ablate import calibrate
-    from tests.test_estimate import KNOWN
 
     big = spec(BIG)
     assert run_seconds(big) == pytest.approx(CONSERVATIVE.solo_seconds(run_work(big)))

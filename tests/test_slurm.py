@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from ablate.resources import runtime_minutes
+from ablate.spec import RunSpec
 from ablate.tables import EXECUTION_COLUMNS
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -126,8 +127,8 @@ def test_time_limit_is_the_sum_of_the_group_s_estimates(studies):
     dirs, _ = studies
     expected: dict[str, int] = {}
     for run_id, summary in summaries(dirs["slurm"]).items():
-        spec = yaml.safe_load(
-            (dirs["slurm"] / "results" / "runs" / run_id / "spec.yaml").read_text()
+        spec = RunSpec.from_dict(
+            yaml.safe_load((dirs["slurm"] / "results" / "runs" / run_id / "spec.yaml").read_text())
         )
         job = summary["slurm_job_id"]
         expected[job] = expected.get(job, 0) + runtime_minutes(spec)

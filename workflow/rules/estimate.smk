@@ -5,6 +5,13 @@
 
 localrules: estimate
 
+# All the cores there are, so it runs alone. `snakemake --unlock` and other invocations
+# without --cores cannot ask workflow.cores (it raises); they run no job anyway.
+try:
+    ESTIMATE_THREADS = workflow.cores
+except WorkflowError:
+    ESTIMATE_THREADS = 1
+
 
 rule estimate:
     output:
@@ -14,7 +21,7 @@ rule estimate:
     # First, and alone: it predicts this invocation's runs before any of them trains, and a
     # calibration must not share the cores with training jobs (it would measure them).
     priority: 100
-    threads: workflow.cores
+    threads: ESTIMATE_THREADS
     run:
         from ablate.estimate import workflow_estimate
 
