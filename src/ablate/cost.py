@@ -25,6 +25,7 @@ from pathlib import Path
 from ablate.data.layout import eval_scales, scaled_seq_len
 from ablate.data.sources import corpus_files
 from ablate.model.params import flops_per_token
+from ablate.registry import POSITION, TASKS
 from ablate.spec import RunSpec
 
 # Assumed size of a corpus that is not downloaded yet (Shakespeare's is 5 MB): it only
@@ -72,11 +73,12 @@ def run_work(spec: RunSpec, root: str | Path = ".") -> Work:
     batches, flops = 0, 0.0
     for scale in eval_scales(data):
         n = scaled_seq_len(data, scale)
-        if model.pos == "learned" and n > model.context:
-            continue  # skipped: a learned position table stops at model.context
+        longest = POSITION[model.pos].max_len(model)
+        if longest is not None and n > longest:
+            continue  # skipped, as train/evaluate does: e.g. a learned table's last row
         per_set, seqs = t.eval_batches, t.eval_batches * t.batch_size
-        if data.task == "modadd":  # every held-out (a, b) pair, split into eval_batches
-            held_out = round(data.modulus**2 * (1 - data.train_fraction))
+        held_out = TASKS[data.task].held_out(data)
+        if held_out is not None:  # a fixed held-out set (modadd), split into eval_batches
             per_set, seqs = min(t.eval_batches, held_out), held_out
         batches += n_evals * per_set
         flops += n_evals * seqs * n * flops_per_token(model, n) / 3  # forward only

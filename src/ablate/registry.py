@@ -133,7 +133,12 @@ TASKS = {
     "induction": TaskTraits(
         "ablate.data.recall:Induction", scalable=True, check=layout.induction_errors
     ),
-    "modadd": TaskTraits("ablate.data.modadd:ModAdd", layout.equation, check=layout.modadd_errors),
+    "modadd": TaskTraits(
+        "ablate.data.modadd:ModAdd",
+        layout.equation,
+        check=layout.modadd_errors,
+        held_out=layout.modadd_held_out,
+    ),
 }
 
 # config key -> registry: the choices a string-valued key may take.

@@ -45,6 +45,8 @@ class TaskTraits:
     corpus: str | None = None  # the packaged corpus it reads (ablate.data.sources.CORPORA)
     reads_path: bool = False  # reads the local file data.path
     check: Callable[..., list[str]] = no_errors  # (data) -> one message per problem
+    # (data) -> sequences in its fixed held-out set, or None: eval_batches x batch_size drawn
+    held_out: Callable[..., int | None] = lambda data: None
 
 
 def traits(data) -> TaskTraits:
@@ -141,3 +143,8 @@ def modadd_errors(data) -> list[str]:
             "held-out pair"
         ]
     return []
+
+
+def modadd_held_out(data) -> int:
+    """ModAdd evaluates on every (a, b) pair left out of training."""
+    return round(data.modulus**2 * (1 - data.train_fraction))
