@@ -147,4 +147,4 @@ def modadd_errors(data) -> list[str]:
 
 def modadd_held_out(data) -> int:
     """ModAdd evaluates on every (a, b) pair left out of training."""
-    return round(data.modulus**2 * (1 - data.train_fraction))
+    return data.modulus**2 - round(data.train_fraction * data.modulus**2)
