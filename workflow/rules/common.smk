@@ -46,16 +46,19 @@ def run_data_files(wildcards):
     return corpus_files(RUN_BY_ID[wildcards.run].spec.data)
 
 
+# The cores Snakemake was given. Invocations without --cores (`snakemake --unlock`, ...) run
+# no job, and there workflow.cores raises instead of answering.
+try:
+    CORES = workflow.cores or 1
+except WorkflowError:
+    CORES = 1
+
 # A one-line estimate of the study's wall time on a dry run (ablate.estimate: torch-free,
 # from a cached calibration; it never calibrates here, where every parse would pay). Snakemake
 # knows it is a dry run only after parsing, so the command line says it.
 if {"-n", "-np", "-pn", "--dry-run", "--dryrun"} & set(sys.argv):
     from ablate.estimate import dry_run_line
 
-    try:
-        _jobs = workflow.cores or 1
-    except WorkflowError:
-        _jobs = 1
-    _line = dry_run_line(RUNS, STUDY_DIR, _jobs, (workflow.overwrite_configfiles or [None])[0])
+    _line = dry_run_line(RUNS, STUDY_DIR, CORES, (workflow.overwrite_configfiles or [None])[0])
     if _line:
         print(_line, file=sys.stderr)

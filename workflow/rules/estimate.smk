@@ -5,13 +5,6 @@
 
 localrules: estimate
 
-# All the cores there are, so it runs alone. `snakemake --unlock` and other invocations
-# without --cores cannot ask workflow.cores (it raises); they run no job anyway.
-try:
-    ESTIMATE_THREADS = workflow.cores
-except WorkflowError:
-    ESTIMATE_THREADS = 1
-
 
 rule estimate:
     output:
@@ -21,8 +14,8 @@ rule estimate:
     # First, and alone: it predicts this invocation's runs before any of them trains, and a
     # calibration must not share the cores with training jobs (it would measure them).
     priority: 100
-    threads: ESTIMATE_THREADS
+    threads: CORES  # all the cores there are (common.smk), so it runs alone
     run:
         from ablate.estimate import workflow_estimate
 
-        workflow_estimate(RUNS, STUDY, workflow.cores, output[0])
+        workflow_estimate(RUNS, STUDY, CORES, output[0])
