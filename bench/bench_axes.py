@@ -21,9 +21,9 @@ import time
 
 import torch
 
-from ablate.config import ModelConfig
-from ablate.model import build_model
-from ablate.registry import CHOICES
+from ablate.model.transformer import build_model
+from ablate.spec.config import ModelConfig
+from ablate.spec.registry import CHOICES
 
 BASE = ModelConfig(vocab_size=65)
 # every registered value of every model axis (so a new registry entry is benchmarked

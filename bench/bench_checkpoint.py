@@ -21,7 +21,7 @@ import yaml
 
 import ablate.train.checkpoint as checkpoint
 import ablate.train.loop as loop
-from ablate.spec import check_spec, resolve_spec
+from ablate.spec.run_spec import check_spec, resolve_spec
 
 
 def timed(spec: dict, root: str, every: int, saves: list[tuple[float, int]]) -> float:

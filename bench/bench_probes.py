@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ablate.spec import check_spec, resolve_spec
+from ablate.spec.run_spec import check_spec, resolve_spec
 from ablate.train.loop import train_run
 
 

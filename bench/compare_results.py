@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablate.analysis.load import spec_values
-from ablate.tables import EXECUTION_COLUMNS, STUDY_TABLES, TABLES
+from ablate.store.tables import EXECUTION_COLUMNS, STUDY_TABLES, TABLES
 
 # columns that name where files are, not what they hold
 PATH_COLUMNS = ("log",)

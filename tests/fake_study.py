@@ -1,14 +1,14 @@
-"""Fake study tables with exactly the columns of ablate.tables, for analysis and report tests.
+"""Fake study tables with exactly the columns of ablate.store.tables, for analysis and report
+tests.
 
     run_row(variant, seed, overrides={...}, final_val_loss=...)  one runs.parquet row
     fake_runs([...rows])                                          -> runs DataFrame
     default_runs()                    a small rich study: LR sweep, size grid, failures, 2 tasks
     write_study(dir, runs)            runs.parquet + every per-run table + study.json
 
-Specs are resolved with ablate.spec and written as collect writes them (the spec's typed
-columns, parameter counts by model.params, FLOPs by collect.derived), so the frames have
-the real layout and types. Per-run curves are drawn from a Generator seeded by the run id:
-a run shared by two variants gets identical tables.
+Specs are resolved with ablate.spec.run_spec and written as collect writes them (typed
+columns, parameters by model.params, FLOPs by collect.derived): the real layout and types.
+Per-run curves come from a Generator seeded by the run id (shared runs: identical tables).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ablate.collect import derived, runs_table
-from ablate.io import write_arrow
 from ablate.model.params import count_params
-from ablate.spec import NUMERICS_VERSION, RunSpec, resolve_spec, set_dotted, spec_hash
-from ablate.study import describe_overrides
-from ablate.tables import STUDY_KEYS, TABLES, study_columns
+from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec, resolve_spec, set_dotted, spec_hash
+from ablate.store.atomic import write_arrow
+from ablate.store.collect import derived, runs_table
+from ablate.store.tables import STUDY_KEYS, TABLES, study_columns
+from ablate.study.expand import describe_overrides
 
 TASK = "shakespeare_char"
 LN_VOCAB = math.log(65)
@@ -171,15 +171,9 @@ def _synthetic(name, seed, base, overrides, task, group) -> dict:
             "final_val_loss": float("nan"),
             "final_val_acc": float("nan"),
         }
-    if name == "norm_placement=post":  # learns nothing (REFERENCE.md: post-LN stalls)
-        row |= {
-            "status": "stalled",
-            "status_step": steps,
-            "reason": "final loss not below",
-            "final_val_loss": 3.3,
-            "final_train_loss": 3.3,
-            "final_val_acc": 0.15,
-        }
+    if name == "norm_placement=post":  # learns nothing (post-LN without warmup stalls)
+        row |= {"status": "stalled", "status_step": steps, "reason": "final loss not below"}
+        row |= {"final_val_loss": 3.3, "final_train_loss": 3.3, "final_val_acc": 0.15}
     if name == "pos=none" and seed == 1:
         row |= {
             "status": "collapsed",

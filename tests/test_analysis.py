@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from fake_study import default_runs, fake_runs, run_row, write_study
 
-from ablate.analysis import analyse_study
+from ablate.analysis.analyse import analyse_study
 from ablate.analysis.load import StudyError
 from ablate.analysis.lr_sensitivity import lr_sensitivity
 from ablate.analysis.ranking import leaderboard

@@ -7,10 +7,12 @@ import sys
 
 import pytest
 
-from ablate.config import DataConfig
-from ablate.data.layout import seq_lens
-from ablate.data.sources import CORPORA, check_data_config, corpus_files
-from ablate.registry import TASKS
+from ablate.data import sources
+from ablate.data.sources import CORPORA, corpus_files, data_file_errors
+from ablate.spec.config import DataConfig
+from ablate.spec.constraints import check_data_config
+from ablate.spec.registry import TASKS
+from ablate.spec.task_lengths import seq_lens
 
 
 def test_sources_import_without_torch(repo_root):
@@ -80,3 +82,16 @@ def test_seq_lens_follow_the_layouts():
     assert seq_lens(DataConfig(task="mqar", seq_len=32, eval_multipliers=[2])) == [32, 64]
     assert seq_lens(DataConfig(task="modadd")) == [3]
     assert seq_lens(DataConfig(seq_len=128)) == [128]  # text: no longer eval sets
+
+
+def test_utf8_offset_is_exact_across_chunks(tmp_path, monkeypatch):
+    """A large file is decoded in chunks; the offset must not depend on where they fall."""
+    raw = ("aé✓\r\n" * 50).encode() + b"\xe2\x9cx"  # a 3-byte character cut short
+    (tmp_path / "f.txt").write_bytes(raw)
+    with pytest.raises(UnicodeDecodeError) as error:  # Python's own decoder, in one piece
+        raw.decode("utf-8")
+    offset = error.value.start
+    for chunk in (1, 2, 3, 5, 7, 1 << 20):
+        monkeypatch.setattr(sources, "CHUNK", chunk)
+        (message,) = data_file_errors(DataConfig(task="text_file", path="f.txt"), tmp_path)
+        assert f"(byte 0xe2 at offset {offset})" in message, chunk

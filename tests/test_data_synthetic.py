@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 import torch
 
-from ablate.config import DataConfig
-from ablate.data import build_task
-from ablate.spec import resolve_spec
+from ablate.data.build import build_task
+from ablate.spec.config import DataConfig
+from ablate.spec.run_spec import resolve_spec
 
 SYNTHETIC = ["copy", "reverse", "sort", "mqar", "induction", "modadd"]
 SMALL = {"vocab": 16, "length": 5, "n_pairs": 2, "seq_len": 16, "modulus": 11}

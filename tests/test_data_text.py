@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from ablate.config import DataConfig
-from ablate.data import build_task, sources
+from ablate.data import sources
+from ablate.data.build import build_task
 from ablate.data.sources import data_file_errors
 from ablate.data.tokenize import ByteTokenizer, CharTokenizer
+from ablate.spec.config import DataConfig
 
 
 @pytest.fixture

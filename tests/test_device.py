@@ -20,10 +20,10 @@ from tiny_run import tiny_spec
 
 import ablate.train.loop as loop
 import ablate.train.step as step_module
-from ablate.collect import read_run
-from ablate.config import StatusRules
-from ablate.spec import spec_hash
-from ablate.tables import EXECUTION_COLUMNS, TABLES
+from ablate.spec.config import StatusRules
+from ablate.spec.run_spec import spec_hash
+from ablate.store.collect import read_run
+from ablate.store.tables import EXECUTION_COLUMNS, TABLES
 from ablate.train.device import DeviceUnavailable, resolve_device, slot_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,8 +163,8 @@ def test_cuda_bf16_autocast_runs_matmuls_in_bf16(tmp_path):
 def test_study_device_settings_reach_the_job_but_not_the_run_identity(repo_root):
     """`device`, `gpu_share`, `checkpoint_every` change how runs execute, not which runs
     exist; `device_in_identity` opts in to one run per device."""
-    from ablate.execution import execution
-    from ablate.study import ConfigError, expand_study, load_config
+    from ablate.study.execution import execution
+    from ablate.study.expand import ConfigError, expand_study, load_config
 
     config = load_config(repo_root / "config" / "tiny.yaml")
     plain = {r.run_id for r in expand_study(config)}

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ablate import calibrate
-from ablate.calibrate_fit import EVAL, PROBE, STEP, fit_costs
-from ablate.cost import CONSERVATIVE, Costs, features, run_work
-from ablate.estimate import _job_counts, _train_runs, estimate, pending_by_files
-from ablate.schedule import rate, simulate
-from ablate.spec import resolve_spec
-from ablate.study import expand_study, load_config
+from ablate.estimate import calibration
+from ablate.estimate.calibration_fit import EVAL, PROBE, STEP, fit_costs
+from ablate.estimate.cost import CONSERVATIVE, Costs, features, run_work
+from ablate.estimate.makespan import rate, simulate
+from ablate.estimate.prediction import _job_counts, _train_runs, estimate, pending_by_files
+from ablate.spec.run_spec import resolve_spec
+from ablate.study.expand import expand_study, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWN = Costs(
@@ -155,8 +155,8 @@ def _subprocess(code: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_dry_run_line_never_calibrates_nor_imports_torch(tmp_path):
     code = f"""
 import sys
-from ablate.study import expand_study, load_config
-from ablate.estimate import dry_run_line
+from ablate.study.expand import expand_study, load_config
+from ablate.estimate.prediction import dry_run_line
 runs = expand_study(load_config({str(ROOT / "config" / "tiny.yaml")!r}))
 print(dry_run_line(runs, "results/tiny", 4, "config/tiny.yaml"))
 assert "torch" not in sys.modules, "the parse-time path imported torch"
@@ -166,7 +166,7 @@ assert "torch" not in sys.modules, "the parse-time path imported torch"
     assert "no calibration for this machine yet" in done.stdout
     assert "ablate estimate config/tiny.yaml --cores 4" in done.stdout
     assert not (tmp_path / "results").exists()  # nothing measured, nothing written
-    calibrate.save(KNOWN, {"cores": 2}, root=tmp_path)
+    calibration.save(KNOWN, {"cores": 2}, root=tmp_path)
     done = _subprocess(code, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("estimate: 8 runs, 0 cached, 8 to train: ~")
@@ -177,7 +177,7 @@ def test_estimate_json_on_the_tiny_study_before_and_after_it_runs(tmp_path):
     """cached 0 before, all after a real run of the tiny study, as Snakemake decides."""
     config = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    calibrate.save(KNOWN, {"cores": 2}, root=tmp_path)  # calibrating is tested on its own
+    calibration.save(KNOWN, {"cores": 2}, root=tmp_path)  # calibrating is tested on its own
     env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
 
     def ablate_estimate() -> dict:

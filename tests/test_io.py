@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ablate.io import atomic_write_bytes, write_json, write_parquet
+from ablate.store.atomic import atomic_write_bytes, write_json, write_parquet
 
 
 @pytest.fixture(params=[0o022, 0o027, 0o002])
@@ -56,9 +56,11 @@ def test_a_write_that_fails_before_the_rename_leaves_the_old_file_and_no_temp(
     assert [p.name for p in tmp_path.iterdir()] == ["table.json"]
 
 
-@pytest.mark.parametrize("module", ["ablate.collect", "ablate.analysis", "ablate.report"])
+@pytest.mark.parametrize(
+    "module", ["ablate.store.collect", "ablate.analysis.analyse", "ablate.report.write"]
+)
 def test_collect_analysis_and_report_import_no_training_code(module):
-    """They write through ablate.io; importing them must not pull in torch or ablate.train
+    """They write through ablate.store.atomic; importing them must not pull in torch or ablate.train
     (a fresh interpreter: this one may have imported torch for other tests)."""
     code = (
         f"import sys, {module}; "

@@ -16,11 +16,11 @@ import sys
 import pytest
 import torch
 
-from ablate.config import ModelConfig
-from ablate.model import build_model
-from ablate.model.constraints import check_model_config
 from ablate.model.params import count_params
-from ablate.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION
+from ablate.model.transformer import build_model
+from ablate.spec.config import ModelConfig
+from ablate.spec.constraints import check_model_config
+from ablate.spec.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION
 
 V, B, T = 11, 2, 8
 TINY = dict(d_model=16, n_layer=2, n_head=4, n_kv_head=2, context=T, vocab_size=V)
@@ -244,8 +244,8 @@ def test_check_model_config_accepts_defaults_and_needs_no_torch():
     import subprocess
 
     code = (
-        "import sys; import ablate.model.constraints, ablate.model.params;"
-        "from ablate.model.constraints import check_model_config;"
+        "import sys; import ablate.spec.constraints, ablate.model.params;"
+        "from ablate.spec.constraints import check_model_config;"
         "from ablate.model.params import count_params;"
         "assert 'torch' not in sys.modules, 'torch imported'"
     )

@@ -17,13 +17,13 @@ import test_model as generic
 import torch
 from torch import nn
 
-from ablate.config import ModelConfig
-from ablate.model.constraints import check_model_config
 from ablate.model.params import count_params, flops_per_token
 from ablate.model.position import NoPosition
-from ablate.model.traits import Position
-from ablate.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION, registered
-from ablate.study import ConfigError, expand_study
+from ablate.spec.config import ModelConfig
+from ablate.spec.constraints import check_model_config
+from ablate.spec.model_traits import Position
+from ablate.spec.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION, registered
+from ablate.study.expand import ConfigError, expand_study
 
 
 class LearnedSlopes(NoPosition):

@@ -56,7 +56,7 @@ TEXT = "".join(
 
 
 def trajectories() -> dict[str, list[float]]:
-    from ablate.spec import check_spec, resolve_spec
+    from ablate.spec.run_spec import check_spec, resolve_spec
     from ablate.train.loop import train_run
 
     out = {}
@@ -74,7 +74,7 @@ def trajectories() -> dict[str, list[float]]:
 
 
 def test_golden_runs_match_the_numerics_version():
-    from ablate.spec import NUMERICS_VERSION
+    from ablate.spec.run_spec import NUMERICS_VERSION
 
     golden = json.loads(GOLDEN.read_text())
     regenerate = "regenerate with: PYTHONPATH=src python tests/test_numerics.py --write"
@@ -92,7 +92,7 @@ def test_golden_runs_match_the_numerics_version():
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
-    from ablate.spec import NUMERICS_VERSION
+    from ablate.spec.run_spec import NUMERICS_VERSION
 
     data = {"numerics_version": NUMERICS_VERSION, "loss": trajectories()}
     GOLDEN.write_text(json.dumps(data, indent=1) + "\n")

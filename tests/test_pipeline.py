@@ -78,7 +78,7 @@ def test_study_writes_tables_and_report(study):
     # every run directory holds the spec that produced it, and its hash is its name
     for run_dir in (workdir / "results" / "runs").iterdir():
         spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
-        from ablate.spec import spec_hash
+        from ablate.spec.run_spec import spec_hash
 
         assert spec_hash(spec) == run_dir.name
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -205,7 +205,7 @@ def test_numerics_change_makes_runs_stale_and_a_report_change_does_not(study, tm
     report = repo / "src" / "ablate" / "report" / "findings.py"
     report.write_text(report.read_text() + "\n\ndef unused_helper():\n    return 'changed'\n")
     assert dry_run_train_jobs() == 0
-    spec_py = repo / "src" / "ablate" / "spec.py"
+    spec_py = repo / "src" / "ablate" / "spec" / "run_spec.py"
     text = spec_py.read_text()
     version = int(re.search(r"^NUMERICS_VERSION = (\d+)$", text, re.MULTILINE).group(1))
     spec_py.write_text(

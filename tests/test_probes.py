@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from ablate.config import StatusRules, TrainConfig
-from ablate.probes.attention import normalized_entropy
+from ablate.probes.attention_stats import normalized_entropy
 from ablate.probes.gradients import group_grad_norms
 from ablate.probes.spikes import SpikeDetector
 from ablate.probes.status import RunEvidence, classify, collapsed_layers, divergence, judge
-from ablate.train.schedule import lr_at
+from ablate.spec.config import StatusRules, TrainConfig
+from ablate.train.lr_schedule import lr_at
 
 
 def causal(T):

@@ -1,5 +1,5 @@
-"""An interrupted study, recovered with the README's commands ("If a study was interrupted"),
-through real Snakemake.
+"""An interrupted study, recovered with the commands of docs/recovery.md, through real
+Snakemake.
 
 What each test stands for:
 - the workflow profile (profiles/default/) is loaded, so keep-going and rerun-incomplete
@@ -31,7 +31,7 @@ ENV = os.environ | {
     "PYTHONPATH": str(ROOT / "src"),  # this checkout's code, for Snakemake and its jobs
     "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}",
 }
-# the README's tiny study, with runs of 300 steps (not 30) checkpointed every 5, so that a
+# docs/recovery.md's tiny study, with runs of 300 steps (not 30) checkpointed every 5, so that a
 # kill finds runs in the middle of training with a checkpoint
 STUDY = ("--cores", "2", "--configfile", "config/long.yaml", "--config", "checkpoint_every=5")
 PROFILE_LINE = "Using workflow specific profile"
@@ -167,7 +167,7 @@ def test_rerun_incomplete_retrains_a_job_snakemake_did_not_see_finish(tmp_path):
 
 @pytest.fixture(scope="module")
 def killed_and_recovered(tmp_path_factory):
-    """kill -9 the whole study once a run has finished, then the README's commands."""
+    """kill -9 the whole study once a run has finished, then the commands of docs/recovery.md."""
     workdir = copy_workflow(tmp_path_factory.mktemp("killed"))
     tiny = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
     tiny["base"]["train"] |= {"steps": 300, "eval_every": 100, "probe_every": 100}
@@ -247,7 +247,7 @@ def test_runs_killed_mid_training_resume_from_their_checkpoint(killed_and_recove
 
 @pytest.mark.slow
 def test_damaged_run_is_named_and_its_fix_recomputes_it_alone(killed_and_recovered, monkeypatch):
-    from ablate.rundir import RunDirError, recompute_command, verify_run_dir
+    from ablate.store.integrity import RunDirError, recompute_command, verify_run_dir
 
     study = killed_and_recovered
     monkeypatch.chdir(study.workdir)  # paths as Snakemake and `ablate collect` see them

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from fake_study import default_runs, fake_runs, run_row, write_study
 
-from ablate.analysis import analyse_study
+from ablate.analysis.analyse import analyse_study
 from ablate.analysis.load import StudyError
-from ablate.report import write_report
-from ablate.report.data import MAX_POINTS, seed_band
+from ablate.report.chart_data import MAX_POINTS, seed_band
 from ablate.report.exports import tex_escape
 from ablate.report.panels import MAX_PER_PANEL, colours, panels
+from ablate.report.write import write_report
 
 # charts of the fake study: shakespeare_char has all 10, induction has no LR sweep, no
 # scaling family and no factorial grid

@@ -1,4 +1,4 @@
-"""Cluster resource estimates of a run (ablate.resources): safe, monotone, torch-free."""
+"""Cluster resource estimates of a run (ablate.estimate.job_resources): safe, monotone, no torch."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ import sys
 
 import pytest
 
-from ablate import resources
-from ablate.cost import CONSERVATIVE, run_work
-from ablate.resources import MIN_RUNTIME_MIN, SAFETY, memory_mb, run_seconds, runtime_minutes
-from ablate.spec import resolve_spec
-from ablate.study import expand_study, load_config
+from ablate.estimate import job_resources
+from ablate.estimate.cost import CONSERVATIVE, run_work
+from ablate.estimate.job_resources import (
+    MIN_RUNTIME_MIN,
+    SAFETY,
+    memory_mb,
+    run_seconds,
+    runtime_minutes,
+)
+from ablate.spec.run_spec import resolve_spec
+from ablate.study.expand import expand_study, load_config
 
 TINY = {
     "model": {"d_model": 16, "n_layer": 1, "n_head": 2, "context": 32},
@@ -30,7 +36,7 @@ BIG = {
 @pytest.fixture(autouse=True)
 def no_calibration(monkeypatch):
     """Requests from the conservative costs, whatever calibration this checkout has cached."""
-    monkeypatch.setattr(resources, "_time_model", lambda: (CONSERVATIVE, 1.0))
+    monkeypatch.setattr(job_resources, "_time_model", lambda: (CONSERVATIVE, 1.0))
 
 
 def spec(sections: dict, **changes) -> dict:
@@ -85,24 +91,24 @@ def test_time_comes_from_the_cost_model_and_a_calibration_when_cached(monkeypatc
     conservative costs (which ask for more than a fast machine's calibration)."""
     from test_estimate import KNOWN
 
-    from ablate import calibrate
+    from ablate.estimate import calibration
 
     big = spec(BIG)
     assert run_seconds(big) == pytest.approx(CONSERVATIVE.solo_seconds(run_work(big)))
-    calibrate.save(KNOWN, {"cores": 2}, root=tmp_path)
+    calibration.save(KNOWN, {"cores": 2}, root=tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.undo()  # the real _time_model again, reading tmp_path's calibration
     monkeypatch.chdir(tmp_path)
-    resources._time_model.cache_clear()
+    job_resources._time_model.cache_clear()
     try:
         assert run_seconds(big) == pytest.approx(SAFETY * KNOWN.solo_seconds(run_work(big)))
         assert run_seconds(big) < CONSERVATIVE.solo_seconds(run_work(big))
     finally:
-        resources._time_model.cache_clear()
+        job_resources._time_model.cache_clear()
 
 
 def test_imports_no_torch(repo_root):
     """The Snakefile calls these for every run: a no-op rerun must not pay for torch."""
-    code = "import sys, ablate.resources; assert 'torch' not in sys.modules"
+    code = "import sys, ablate.estimate.job_resources; assert 'torch' not in sys.modules"
     env = {"PYTHONPATH": str(repo_root / "src")}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

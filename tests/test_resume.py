@@ -18,7 +18,7 @@ import yaml
 from tiny_run import tiny_spec
 
 import ablate.train.loop as loop
-from ablate.tables import EXECUTION_COLUMNS, SUMMARY, TABLES
+from ablate.store.tables import EXECUTION_COLUMNS, SUMMARY, TABLES
 from ablate.train.checkpoint import CHECKPOINT
 from ablate.train.interrupt import Interrupted
 from ablate.train.lock import run_lock
@@ -86,7 +86,7 @@ def test_checkpoint_of_another_spec_code_version_or_device_is_never_used(tmp_pat
     assert "ignoring" in "\n".join(lines) and "resumed" not in "\n".join(lines)
 
     path.write_bytes(foreign)  # the right spec and device, but older numerics
-    monkeypatch.setattr("ablate.spec.NUMERICS_VERSION", 10_000)
+    monkeypatch.setattr("ablate.spec.run_spec.NUMERICS_VERSION", 10_000)
     monkeypatch.setattr("ablate.train.checkpoint.NUMERICS_VERSION", 10_000)
     lines.clear()
     loop.train_run(make_spec(seed=1), run_dir, log=lines.append)

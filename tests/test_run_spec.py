@@ -15,11 +15,11 @@ import yaml
 from tiny_run import tiny_spec
 
 from ablate.analysis.load import variant_specs
-from ablate.collect import collect_study
-from ablate.rundir import verify_run_dir
-from ablate.spec import RunSpec, SpecError, spec_hash
-from ablate.study import Run, expand_study, load_config, manifest
-from ablate.tables import SPEC_COLUMNS, study_columns
+from ablate.spec.run_spec import RunSpec, SpecError, spec_hash
+from ablate.store.collect import collect_study
+from ablate.store.integrity import verify_run_dir
+from ablate.store.tables import SPEC_COLUMNS, study_columns
+from ablate.study.expand import Run, expand_study, load_config, manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tiny study's run ids as the code before the typed spec computed them (results/ of

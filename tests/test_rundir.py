@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from ablate.rundir import RunDirError, recompute_command, verify_run_dir
-from ablate.spec import resolve_spec, spec_hash
-from ablate.tables import TABLES
+from ablate.spec.run_spec import resolve_spec, spec_hash
+from ablate.store.integrity import RunDirError, recompute_command, verify_run_dir
+from ablate.store.tables import TABLES
 
 SECTIONS = {"model": {"d_model": 16, "n_layer": 1, "n_head": 2}, "data": {"task": "induction"}}
 

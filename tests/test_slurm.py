@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from ablate.resources import runtime_minutes
-from ablate.spec import RunSpec
-from ablate.tables import EXECUTION_COLUMNS
+from ablate.estimate.job_resources import runtime_minutes
+from ablate.spec.run_spec import RunSpec
+from ablate.store.tables import EXECUTION_COLUMNS
 
 sys.path.insert(0, str(Path(__file__).parent))
 from slurm_cluster import Cluster, Unavailable, install_packages  # noqa: E402
@@ -88,7 +88,7 @@ def studies(cluster, tmp_path_factory):
     dirs = {name: tmp_path_factory.mktemp(name) for name in ("slurm", "local")}
     for workdir in dirs.values():
         (workdir / "config.yaml").write_text((ROOT / "config" / "tiny.yaml").read_text())
-    # the partition comes from the environment, as a user sets it (README, "On a Slurm cluster")
+    # the partition comes from the environment, as a user sets it (docs/slurm.md)
     profile = str(ROOT / "profiles" / "slurm")
     slurm = snakemake(dirs["slurm"], "--profile", profile, env={"SBATCH_PARTITION": "debug"})
     slurm_out = finish(slurm, cluster.logs)
@@ -123,7 +123,7 @@ def test_training_ran_as_slurm_jobs(studies, cluster):
 
 def test_time_limit_is_the_sum_of_the_group_s_estimates(studies):
     """The train rule's runtime resource reaches sbatch: a group's runs run in turn, so its
-    time limit is the sum of their estimates (ablate.resources)."""
+    time limit is the sum of their estimates (ablate.estimate.job_resources)."""
     dirs, _ = studies
     expected: dict[str, int] = {}
     for run_id, summary in summaries(dirs["slurm"]).items():

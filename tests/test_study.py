@@ -7,12 +7,12 @@ import dataclasses
 
 import pytest
 
-from ablate.config import SECTIONS, StatusRules
-from ablate.execution import DEVICES
-from ablate.registry import POSITION
-from ablate.spec import SpecError, resolve_spec, spec_hash, status_rules
-from ablate.study import ConfigError, expand_study, load_config, variants
-from ablate.study_checks import schema_errors, study_schema
+from ablate.spec.config import SECTIONS, StatusRules
+from ablate.spec.registry import POSITION
+from ablate.spec.run_spec import SpecError, resolve_spec, spec_hash, status_rules
+from ablate.study.execution import DEVICES
+from ablate.study.expand import ConfigError, expand_study, load_config, variants
+from ablate.study.schema import schema_errors, study_schema
 
 CONFIG = {
     "study": "t",
@@ -174,7 +174,7 @@ def test_shipped_configs_are_valid(path, repo_root):
 
 
 def test_seeds_from_the_snakemake_command_line_become_ints():
-    from ablate.study import from_command_line
+    from ablate.study.expand import from_command_line
 
     assert from_command_line({"seeds": ["0", "1", "12"]})["seeds"] == [0, 1, 12]
     with pytest.raises(ConfigError, match="seeds"):

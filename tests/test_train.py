@@ -10,11 +10,11 @@ from tiny_run import tiny_spec as spec
 
 import ablate.train.loop as loop
 import ablate.train.step as step_module
-from ablate.collect import read_run
-from ablate.config import StatusRules
-from ablate.registry import CHOICES
-from ablate.spec import check_spec, resolve_spec
-from ablate.tables import EXECUTION_COLUMNS, SUMMARY, TABLES
+from ablate.spec.config import StatusRules
+from ablate.spec.registry import CHOICES
+from ablate.spec.run_spec import check_spec, resolve_spec
+from ablate.store.collect import read_run
+from ablate.store.tables import EXECUTION_COLUMNS, SUMMARY, TABLES
 from ablate.train.sanity import overfit_one_batch
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ablate.spec import check_spec, resolve_spec
+from ablate.spec.run_spec import check_spec, resolve_spec
 
 TINY = {
     "model": {"d_model": 16, "n_layer": 2, "n_head": 2, "context": 32},

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import yaml
 
-from ablate.execution import DEVICES  # torch-free: the CLI stays fast to start
+from ablate.study.execution import DEVICES  # torch-free: the CLI stays fast to start
 
 
 def _load_spec(path: str):
     """A spec.yaml (RunSpec.to_dict(), written by the workflow) as a checked RunSpec."""
-    from ablate.spec import RunSpec, check_spec
+    from ablate.spec.run_spec import RunSpec, check_spec
 
     return check_spec(RunSpec.from_dict(yaml.safe_load(Path(path).read_text())))
 
@@ -76,7 +76,7 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_expand(args) -> int:
-    from ablate.study import ConfigError, expand_study, load_config
+    from ablate.study.expand import ConfigError, expand_study, load_config
 
     try:
         runs = expand_study(load_config(args.config))
@@ -93,14 +93,14 @@ def cmd_expand(args) -> int:
 
 
 def cmd_estimate(args) -> int:
-    from ablate.estimate_cli import run_estimate
+    from ablate.estimate.command import run_estimate
 
     return run_estimate(args)
 
 
 def cmd_collect(args) -> int:
-    from ablate.collect import collect_study
-    from ablate.rundir import RunDirError
+    from ablate.store.collect import collect_study
+    from ablate.store.integrity import RunDirError
 
     try:
         collect_study(args.manifest, args.runs, args.out)
@@ -111,14 +111,14 @@ def cmd_collect(args) -> int:
 
 
 def cmd_analyse(args) -> int:
-    from ablate.analysis import analyse_study
+    from ablate.analysis.analyse import analyse_study
 
     analyse_study(args.study_dir)
     return 0
 
 
 def cmd_report(args) -> int:
-    from ablate.report import write_report
+    from ablate.report.write import write_report
 
     write_report(args.study_dir, args.out)
     return 0

@@ -10,10 +10,10 @@ if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
 from ablate.data.sources import corpus_files
-from ablate.execution import execution
-from ablate.resources import memory_mb, runtime_minutes
-from ablate.study import ConfigError, expand_study, from_command_line, manifest
-from ablate.tables import RUN_FILES, STUDY_TABLES
+from ablate.study.execution import execution
+from ablate.estimate.job_resources import memory_mb, runtime_minutes
+from ablate.study.expand import ConfigError, expand_study, from_command_line, manifest
+from ablate.store.tables import RUN_FILES, STUDY_TABLES
 
 config.update(from_command_line(config))
 try:
@@ -26,7 +26,7 @@ RUN_BY_ID = {run.run_id: run for run in RUNS}
 MANIFEST = manifest(config, RUNS)
 STUDY_DIR = f"results/{STUDY}"
 REPORT = f"reports/{STUDY}.html"
-# How runs execute, not what they compute (ablate.execution): a global read by the train
+# How runs execute, not what they compute (ablate.study.execution): a global read by the train
 # rule's shell template, so changing it is no rerun trigger.
 EXECUTION = execution(config)
 TRAIN_OPTS = EXECUTION.train_options()
@@ -53,11 +53,11 @@ try:
 except WorkflowError:
     CORES = 1
 
-# A one-line estimate of the study's wall time on a dry run (ablate.estimate: torch-free,
+# A one-line estimate of the study's wall time on a dry run (ablate.estimate.prediction: torch-free,
 # from a cached calibration; it never calibrates here, where every parse would pay). Snakemake
 # knows it is a dry run only after parsing, so the command line says it.
 if {"-n", "-np", "-pn", "--dry-run", "--dryrun"} & set(sys.argv):
-    from ablate.estimate import dry_run_line
+    from ablate.estimate.prediction import dry_run_line
 
     _line = dry_run_line(RUNS, STUDY_DIR, CORES, (workflow.overwrite_configfiles or [None])[0])
     if _line:

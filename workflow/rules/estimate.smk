@@ -1,4 +1,4 @@
-# The study's predicted wall time, made before its runs train (ablate.estimate), for the
+# The study's predicted wall time, made before its runs train (ablate.estimate.prediction), for the
 # report's estimate-against-actual. Never computed while parsing: a job does it, and
 # calibrates this machine if no calibration is cached (results/.calibration/).
 
@@ -16,6 +16,6 @@ rule estimate:
     priority: 100
     threads: CORES  # all the cores there are (common.smk), so it runs alone
     run:
-        from ablate.estimate import workflow_estimate
+        from ablate.estimate.prediction import workflow_estimate
 
         workflow_estimate(RUNS, STUDY, CORES, output[0])

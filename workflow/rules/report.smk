@@ -13,7 +13,7 @@ rule manifest:
     params:
         manifest=MANIFEST,
     run:
-        from ablate.io import write_json
+        from ablate.store.atomic import write_json
 
         write_json(Path(output[0]), params.manifest)
 

@@ -13,7 +13,7 @@ rule run_spec:
         spec=lambda wildcards: RUN_BY_ID[wildcards.run].spec.to_dict(),
     run:
         import yaml
-        from ablate.io import atomic_write_bytes
+        from ablate.store.atomic import atomic_write_bytes
 
         text = yaml.safe_dump(params.spec, sort_keys=True)
         atomic_write_bytes(Path(output[0]), text.encode())
@@ -29,7 +29,7 @@ rule train:
         "results/runs/{run}/train.log",
     threads: 1
     # Cluster requests (profiles/slurm turns them into sbatch options; a local run ignores
-    # them), estimated from the run's spec by ablate.resources without importing torch.
+    # them), estimated from the run's spec by ablate.estimate.job_resources without importing torch.
     # Under Slurm a failed job is retried (`retries` in profiles/slurm: a `retries:` here
     # would also retry inside the expiring Slurm job). A retry follows a time limit or a
     # preemption: the run wrote a checkpoint on SIGTERM (exit 143), the retry resumes from

@@ -34,12 +34,11 @@ import statsmodels.api as sm
 from patsy import dmatrices, dmatrix
 from scipy import stats
 
-from ablate.analysis.load import SEED_KEYS
+from ablate.analysis.inference import LEVEL
+from ablate.analysis.load import LOSS, SEED_KEYS
 from ablate.analysis.seeds import usable
-from ablate.tables import SPEC_COLUMNS
+from ablate.store.tables import SPEC_COLUMNS
 
-LOSS = "final_val_loss"
-LEVEL = 0.95
 COLUMNS = [
     *("task", "grid", "term", "order", "effect", "detail", "ci_lo", "ci_hi"),
     *("p_value", "df", "n_runs"),

@@ -17,7 +17,10 @@ import itertools
 import numpy as np
 from scipy import stats
 
-LEVEL = 0.95
+# The one error rate of the lab's statistics: tests are significant below ALPHA, intervals
+# cover LEVEL, and the ties with the best rule out the true best with probability <= ALPHA.
+ALPHA = 0.05
+LEVEL = 1 - ALPHA
 
 
 def finite(values) -> np.ndarray:

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from ablate.analysis.inference import t_interval
+from ablate.probes.status import statuses_where
 
-METRICS = ("loss", "token_acc")
+EVAL_METRICS = ("loss", "token_acc")  # columns of evals.parquet
 TRAIN_LEN = "data.seq_len"
 COLUMNS = [
     *("task", "variant", "multiple", "seq_len", "metric", "n", "n_skipped"),
@@ -29,7 +30,8 @@ COLUMNS = [
 def length_table(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
     if evals.empty or TRAIN_LEN not in runs.columns:
         return pd.DataFrame(columns=COLUMNS)
-    ok = runs[runs["status"] != "diverged"][["run_id", "task", "variant", TRAIN_LEN]]
+    finished = runs["status"].isin(statuses_where(final_loss=True))
+    ok = runs[finished][["run_id", "task", "variant", TRAIN_LEN]]
     val = evals[evals["split"] == "val"].drop(columns=["seed"], errors="ignore")
     last = val[val["step"] == val.groupby("run_id")["step"].transform("max")]
     table = ok.merge(last, on=["run_id", "task", "variant"])
@@ -37,7 +39,7 @@ def length_table(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
     rows = []
     keys = ["task", "variant", "multiple", "seq_len"]
     for (task, variant, multiple, seq_len), group in table.groupby(keys, sort=True):
-        for metric in METRICS:
+        for metric in EVAL_METRICS:
             values = pd.to_numeric(group[metric], errors="coerce").to_numpy(float)
             finite = values[np.isfinite(values)]
             lo, hi = t_interval(finite)

@@ -1,4 +1,4 @@
-"""Reading a study directory: the Parquet tables named in ablate.tables, checked on the way in.
+"""Reading a study directory: the Parquet tables of ablate.store.tables, checked on the way in.
 
 Analysis and the report read only these files (never the run directories), so an old study
 can be re-analysed without training anything. Every table is checked for the columns
@@ -15,10 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ablate.tables import SPEC_COLUMNS, study_columns
+from ablate.store.tables import SPEC_COLUMNS, study_columns
 
 # run spec columns that name the run's draw rather than its configuration
 SEED_KEYS = ("seed", "data_seed")
+# The metrics the statistics are about: their name in the analysis tables -> their column of
+# runs.parquet (tables.SUMMARY). The loss is the one the leaderboard orders by.
+METRICS = {"val_loss": "final_val_loss", "val_acc": "final_val_acc"}
+LOSS = METRICS["val_loss"]
 
 
 class StudyError(ValueError):

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ablate.analysis.families import find_families
+from ablate.analysis.load import LOSS
+from ablate.probes.status import statuses_where
 
 LR_KEY = "train.lr"
 MIN_LRS = 3
@@ -51,9 +53,10 @@ CURVE_COLUMNS = [
 
 
 def capped_loss(runs: pd.DataFrame, l0: float) -> pd.Series:
-    """min(final_val_loss, l0) per run; diverged or non-finite runs count as l0."""
-    loss = pd.to_numeric(runs["final_val_loss"], errors="coerce").astype(float)
-    bad = (runs["status"] == "diverged") | ~np.isfinite(loss)
+    """min(final_val_loss, l0) per run; a run stopped before its end (diverged, oom) or a
+    non-finite loss counts as l0."""
+    loss = pd.to_numeric(runs[LOSS], errors="coerce").astype(float)
+    bad = ~runs["status"].isin(statuses_where(final_loss=True)) | ~np.isfinite(loss)
     return loss.where(~bad, l0).clip(upper=l0)
 
 

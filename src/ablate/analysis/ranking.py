@@ -32,12 +32,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ablate.analysis.inference import ALPHA
+from ablate.analysis.load import LOSS
 from ablate.analysis.seeds import usable
 from ablate.analysis.stability import TIER_NAMES
-from ablate.tables import FAILURE_COLUMNS
+from ablate.probes.status import statuses_where
+from ablate.store.tables import FAILURE_COLUMNS
 
-ALPHA = 0.05
-LOSS = "final_val_loss"
+# The leaderboard's first columns, in order; every column of the seed statistics (prefixed
+# val_loss_ / val_acc_) and of the stability table follows them.
+LEADING = ["rank", "tied_with_best", "position", "task", "variant", "group", "overrides"]
+LEADING += ["tier", "tier_name", "score"]
+COLUMNS = [*LEADING, "failure_rate", "val_loss_mean", "val_loss_diff_significant"]
+COLUMNS += ["val_loss_diff_p_adj"]
 
 
 def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +59,8 @@ def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame
     board["tier_name"] = board["tier"].map(TIER_NAMES)
     loss = board["val_loss_mean"].astype(float)
     board["_loss"] = np.where(np.isfinite(loss), loss, np.inf)
-    board["failure_rate"] = 1.0 - board["n_ok"] / board["n_runs"]
+    fine = sum(board[f"n_{s}"] for s in statuses_where(failure=False))
+    board["failure_rate"] = 1.0 - fine / board["n_runs"]
     board = board.sort_values(["task", "failure_rate", "_loss", "variant"]).drop(columns="_loss")
     board["position"] = board.groupby("task").cumcount() + 1
     board["tied_with_best"] = False
@@ -64,10 +72,16 @@ def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame
         tied = could_be_best(runs[runs["task"] == task], candidates)
         board.loc[task_board.index, "tied_with_best"] = task_board["variant"].isin(tied)
     board["rank"] = np.where(board["tied_with_best"], 1, board["position"])
-    first = ["rank", "tied_with_best", "position", "task", "variant", "group", "overrides"]
-    first += ["tier", "tier_name", "score"]
-    rest = [c for c in board.columns if c not in first]
-    return board[first + rest].reset_index(drop=True)
+    rest = [c for c in board.columns if c not in LEADING]
+    return board[LEADING + rest].reset_index(drop=True)
+
+
+def display_order(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard in the order every view lists it (the page, the findings, the
+    exports, the attention maps): per task (one task's board has no task column), by
+    rank, then by variant name."""
+    per_task = ["task"] if "task" in board.columns else []
+    return board.sort_values([*per_task, "rank", "variant"])
 
 
 def could_be_best(runs: pd.DataFrame, candidates: list[str], alpha: float = ALPHA) -> list[str]:
@@ -96,8 +110,8 @@ def could_be_best(runs: pd.DataFrame, candidates: list[str], alpha: float = ALPH
 
 
 def failures(runs: pd.DataFrame) -> pd.DataFrame:
-    """Every run whose status is not ok, with the reason and where its log is."""
-    bad = runs[runs["status"].astype(str) != "ok"]
+    """Every run whose status is a failure, with the reason and where its log is."""
+    bad = runs[runs["status"].astype(str).isin(statuses_where(failure=True))]
     return bad.sort_values(["task", "variant", "seed"])[list(FAILURE_COLUMNS)].reset_index(
         drop=True
     )

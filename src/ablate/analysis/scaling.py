@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ablate.analysis.families import find_families
+from ablate.analysis.load import LOSS
 from ablate.analysis.scaling_fit import fit_scaling, refit
 from ablate.analysis.seeds import usable
 
@@ -66,7 +67,7 @@ def scaling_points(runs: pd.DataFrame, baseline: str = "baseline") -> pd.DataFra
     for key, fam in families:
         for variant in fam.variants:
             group = runs[(runs["task"] == fam.task) & (runs["variant"] == variant)]
-            loss = usable(group, "final_val_loss")["final_val_loss"].astype(float)
+            loss = usable(group, LOSS)[LOSS].astype(float)
             if loss.empty:
                 continue
             rows.append(
@@ -141,7 +142,7 @@ def bottleneck(points: pd.DataFrame) -> dict:
 
 def _seed_losses(runs: pd.DataFrame, task: str, variant: str) -> np.ndarray:
     group = runs[(runs["task"] == task) & (runs["variant"] == variant)]
-    return usable(group, "final_val_loss")["final_val_loss"].to_numpy(float)
+    return usable(group, LOSS)[LOSS].to_numpy(float)
 
 
 def _bootstrap(fit, x: np.ndarray, seeds: list[np.ndarray], n_boot: int) -> np.ndarray:

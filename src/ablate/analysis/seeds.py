@@ -30,11 +30,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ablate.analysis.inference import holm, paired_t, sign_flip_p, t_interval
-from ablate.analysis.load import reference_variant
-
-METRICS = {"val_loss": "final_val_loss", "val_acc": "final_val_acc"}
-ALPHA = 0.05
+from ablate.analysis.inference import ALPHA, holm, paired_t, sign_flip_p, t_interval
+from ablate.analysis.load import METRICS, reference_variant
+from ablate.probes.status import statuses_where
 
 COLUMNS = [
     "task",
@@ -71,9 +69,10 @@ NO_DIFF = {
 
 
 def usable(runs: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Runs whose `column` is a final value: finite and not from a diverged run."""
+    """Runs whose `column` is a final value: finite, and from a run whose status says its
+    loss is that of a finished run (probes/status.py STATUSES: not diverged, not oom)."""
     values = pd.to_numeric(runs[column], errors="coerce").astype(float)
-    return runs[np.isfinite(values) & (runs["status"] != "diverged")]
+    return runs[np.isfinite(values) & runs["status"].isin(statuses_where(final_loss=True))]
 
 
 def seed_stats(runs: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:

@@ -37,13 +37,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ablate.analysis.load import LOSS
 from ablate.analysis.seeds import usable
-from ablate.config import StatusRules
-from ablate.probes.status import collapsed_layers, last_head_entropy
+from ablate.probes.status import STATUSES, collapsed_layers, last_head_entropy, statuses_where
+from ablate.spec.config import StatusRules
 
 TIERS = [(90.0, "A"), (75.0, "B"), (50.0, "C"), (-np.inf, "D")]
 TIER_NAMES = {"A": "stable", "B": "shaky", "C": "unstable", "D": "broken"}
-STATUSES = ["ok", "diverged", "stalled", "unstable", "collapsed", "oom"]
 WEIGHTS = {
     "fail": 100.0,
     "unstable": 30.0,
@@ -74,10 +74,10 @@ def stability_table(
 def components(runs: pd.DataFrame, growth: pd.Series, sharp: pd.Series, rules: StatusRules) -> dict:
     n = len(runs)
     status = runs["status"].astype(str)
-    learned = status.isin(["ok", "unstable"]).to_numpy()
+    learned = status.isin(statuses_where(learned=True)).to_numpy()
     sharp_layer = np.array([bool(sharp.get(r, False)) for r in runs["run_id"]])
     ratio = _num(runs, "max_grad_norm") / _num(runs, "median_grad_norm")
-    loss = usable(runs, "final_val_loss")["final_val_loss"].astype(float)
+    loss = usable(runs, LOSS)[LOSS].astype(float)
     seed_std = float(loss.std(ddof=1)) if len(loss) > 1 else np.nan
     out = {"n_runs": n} | {f"n_{s}": int((status == s).sum()) for s in STATUSES}
     out |= {

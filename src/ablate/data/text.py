@@ -14,7 +14,7 @@ import torch
 
 from ablate.data.sources import corpus_files, corpus_path
 from ablate.data.task import Batch, EvalSet, Task, entropy, shift, stream
-from ablate.registry import TOKENIZER, resolve
+from ablate.spec.registry import TOKENIZER, resolve
 
 
 class TextTask(Task):

@@ -1,7 +1,5 @@
 """The from-scratch decoder-only transformer: one concept per file.
 
-    traits.py        what a registered variant says about itself (torch-free)
-    constraints.py   which ModelConfig values can make a model (torch-free, used by the DAG)
     params.py        parameter count and FLOPs by formula (torch-free)
     norm.py          LayerNorm, RMSNorm
     position.py      learned / sinusoidal / rotary / ALiBi / no positions
@@ -11,19 +9,13 @@
     block.py         pre-norm and post-norm residual blocks
     transformer.py   embedding -> blocks -> final norm -> LM head; build_model
 
-This package file stays torch-free so that ``ablate.model.constraints`` and
-``ablate.model.params`` can be imported by the DAG layer without paying for torch;
-``build_model`` and ``Transformer`` are imported lazily on first use (PEP 562).
+What each variant says about itself (its parameters, constraints, FLOPs) is its registry
+entry in spec/ (``ablate.spec.registry``, ``ablate.spec.model_traits``): a new variant is
+one small class here and one registry line there.
+
+Takes in: a ModelConfig (spec/). Gives out: an nn.Module, and its size by formula.
+
+Imports from ablate: spec.
+Torch: only in norm, position, attention, linear_attention, ffn, block, transformer (not
+params, which store/ and estimate/ import).
 """
-
-from __future__ import annotations
-
-__all__ = ["build_model", "Transformer"]
-
-
-def __getattr__(name: str):
-    if name in __all__:
-        from ablate.model import transformer
-
-        return getattr(transformer, name)
-    raise AttributeError(f"module 'ablate.model' has no attribute {name!r}")

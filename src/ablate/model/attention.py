@@ -2,7 +2,7 @@
 
 GQA (Ainslie et al. 2023) lets groups of query heads share one key/value head; MHA is the
 case n_kv_head = n_head and MQA (Shazeer 2019) the case n_kv_head = 1, so all three are the
-same code with a different ``cfg.kv_heads``.
+same code with a different number of key/value heads (``ATTENTION[name].kv_heads``).
 
 Two paths compute the same thing: the hot path calls F.scaled_dot_product_attention (fused,
 never materialises the probabilities when it can avoid it); the probe path (``capture``
@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ablate.config import ModelConfig
 from ablate.model.norm import RMSNorm
+from ablate.spec.config import ModelConfig
+from ablate.spec.registry import ATTENTION
 
 
 @dataclass
@@ -60,7 +61,8 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.n_head, self.n_kv_head, self.head_dim = cfg.n_head, cfg.kv_heads, cfg.head_dim
+        kv_heads = ATTENTION[cfg.attention].kv_heads(cfg)
+        self.n_head, self.n_kv_head, self.head_dim = cfg.n_head, kv_heads, cfg.head_dim
         q_dim, kv_dim = self.n_head * self.head_dim, self.n_kv_head * self.head_dim
         self.qkv = nn.Linear(cfg.d_model, q_dim + 2 * kv_dim, bias=cfg.bias)
         self.proj = nn.Linear(q_dim, cfg.d_model, bias=cfg.bias)

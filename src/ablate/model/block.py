@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ablate.config import ModelConfig
-from ablate.registry import ATTENTION, FFN, NORM, resolve
+from ablate.spec.config import ModelConfig
+from ablate.spec.registry import ATTENTION, FFN, NORM, resolve
 
 
 class Block(nn.Module):

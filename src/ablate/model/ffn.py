@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ablate.config import ModelConfig
-from ablate.registry import swiglu_hidden
+from ablate.spec.config import ModelConfig
+from ablate.spec.registry import swiglu_hidden
 
 
 class MLP(nn.Module):

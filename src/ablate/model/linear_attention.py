@@ -22,9 +22,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ablate.config import ModelConfig
 from ablate.model.attention import AttentionMask, CausalSelfAttention
-from ablate.model.constraints import check_model_config
+from ablate.spec.config import ModelConfig
+from ablate.spec.constraints import check_model_config
 
 CHUNK = 16  # positions per chunk of the chunked form
 EPS = 1e-6  # keeps the normaliser away from 0 if phi underflows (elu + 1 = exp(x) for x < 0)

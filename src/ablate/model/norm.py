@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ablate.config import ModelConfig
+from ablate.spec.config import ModelConfig
 
 
 class LayerNorm(nn.Module):

@@ -3,14 +3,14 @@
 The DAG and the analysis can size a model without building it; a test checks the formula
 against sum(p.numel()) of the built model for every registered variant, so the two cannot
 drift apart. What a variant adds (a position table, a gated FFN, a cheaper attention) comes
-from its traits in ``ablate.registry``.
+from its traits in ``ablate.spec.registry``.
 """
 
 from __future__ import annotations
 
-from ablate.config import ModelConfig
-from ablate.model.traits import linear_params
-from ablate.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION
+from ablate.spec.config import ModelConfig
+from ablate.spec.model_traits import linear_params
+from ablate.spec.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION
 
 
 def _norm(cfg: ModelConfig, dim: int) -> int:
@@ -20,7 +20,7 @@ def _norm(cfg: ModelConfig, dim: int) -> int:
 def block_params(cfg: ModelConfig) -> dict[str, int]:
     """Parameters of one block by kind: attention, ffn, norm."""
     C, d = cfg.d_model, cfg.head_dim
-    q_dim, kv_dim = cfg.n_head * d, cfg.kv_heads * d
+    q_dim, kv_dim = cfg.n_head * d, ATTENTION[cfg.attention].kv_heads(cfg) * d
     attention = linear_params(cfg, C, q_dim + 2 * kv_dim) + linear_params(cfg, q_dim, C)
     if cfg.qk_norm:
         attention += 2 * d  # RMSNorm gains over head_dim for q and for k

@@ -9,7 +9,7 @@ where it has nothing to say, so every scheme composes with every attention mecha
 
 One instance is shared by all layers (no scheme here has per-layer parameters). What the
 rest of the lab needs to know about a scheme (its parameters, the longest sequence it takes,
-its constraints) is in its registry entry, ``ablate.registry.POSITION``.
+its constraints) is in its registry entry, ``ablate.spec.registry.POSITION``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from ablate.config import ModelConfig
+from ablate.spec.config import ModelConfig
 
 
 class NoPosition(nn.Module):

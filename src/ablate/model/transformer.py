@@ -1,6 +1,6 @@
 """The decoder-only transformer: token embedding + positions -> N blocks -> norm -> LM head.
 
-Every architectural choice is a registry entry named by the config (``ablate.registry``),
+Every architectural choice is a registry entry named by the config (``ablate.spec.registry``),
 so this file only wires them together:
 
     x = wte(idx) (+ pos.embed(T))            token embedding, additive positions if any
@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ablate.config import ModelConfig
 from ablate.model.attention import AttentionMask
-from ablate.model.constraints import check_model_config
-from ablate.registry import NORM, NORM_PLACEMENT, POSITION, resolve
+from ablate.spec.config import ModelConfig
+from ablate.spec.constraints import check_model_config
+from ablate.spec.registry import NORM, NORM_PLACEMENT, POSITION, resolve
 
 
 class Transformer(nn.Module):

@@ -1,1 +1,14 @@
-"""Training diagnostics: gradient norms, spike detection, attention statistics, run status."""
+"""What a run measures beyond its loss, and what a finished run is judged to be.
+
+    gradients.py        gradient norms per layer and module kind, update/weight ratios
+    attention_stats.py  attention entropy (collapse) and logit growth on the probe batch
+    spikes.py           online spike detection (torch-free)
+    status.py           the statuses (what each means: STATUSES) and the judging of a run
+                        from its records (torch-free: collect and the analysis read it)
+
+Takes in: a model's gradients and attention maps (train/), a finished run's records
+(store/). Gives out: probe metrics, a status with its reason.
+
+Imports from ablate: spec.
+Torch: only in gradients, attention_stats.
+"""

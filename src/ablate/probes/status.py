@@ -21,7 +21,7 @@ Checked in order of severity, the first that applies wins:
   stalled    never clearly learned: the final training loss is not at least
              stall_fraction below the better of the initial loss and the task's
              context-free baseline (unigram entropy). Post-LN without warmup at high
-             learning rates fails exactly this way: no NaN, no spike (REFERENCE.md).
+             learning rates fails exactly this way: no NaN, no spike.
   unstable   more than max_spikes loss spikes (probes/spikes.py; a spike must rise at
              least spike_floor nats, so a converged near-zero-loss run is not unstable)
   ok         none of the above. A run that learned with a collapsed layer is ok, with
@@ -34,8 +34,38 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ablate.config import StatusRules
 from ablate.probes.spikes import SpikeDetector
+from ablate.spec.config import StatusRules
+
+
+@dataclass(frozen=True)
+class Status:
+    """What a status says about a run beyond its name: the one statement every count, every
+    statistic, the stability score, the report's badges and the docs read."""
+
+    failure: bool  # counts as a failure: the failure rate, the failures table, the findings
+    final_loss: bool  # its final_val_loss is the loss of a finished run: statistics use it
+    learned: bool  # the run learned (a collapsed layer in it is sharp attention, not a failure)
+    meaning: str  # one line for the docs and the report
+
+
+STATUSES: dict[str, Status] = {
+    "ok": Status(False, True, True, "none of the failures below"),
+    "diverged": Status(True, False, False, "loss became NaN/inf or exploded; training stopped"),
+    "stalled": Status(True, True, False, "never clearly beat the initial or unigram loss"),
+    "unstable": Status(True, True, True, "more loss spikes than status.max_spikes"),
+    "collapsed": Status(True, True, False, "did not learn, with a collapsed attention layer"),
+    "oom": Status(True, False, False, "ran out of device memory; training stopped"),
+}
+
+
+def statuses_where(**traits: bool) -> list[str]:
+    """The statuses with these traits, e.g. statuses_where(final_loss=True)."""
+    return [
+        name
+        for name, status in STATUSES.items()
+        if all(getattr(status, trait) == value for trait, value in traits.items())
+    ]
 
 
 @dataclass(frozen=True)

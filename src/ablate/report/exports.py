@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ablate.analysis.ranking import display_order
 from ablate.report.leaderboard import num
 
 PNG_SCALE = 1.0  # the SVG is the file to scale; the PNG is for slides and quick looks
@@ -47,7 +48,7 @@ def md_escape(text: str) -> str:
 def key_columns(board: pd.DataFrame) -> pd.DataFrame:
     """The leaderboard's key columns as text: one row per (task, variant), ranked."""
     rows = []
-    for r in board.sort_values(["task", "rank", "variant"]).itertuples(index=False):
+    for r in display_order(board).itertuples(index=False):
         paired = bool(r.val_loss_n_pairs)
         failed = int(r.n_runs - r.n_ok)
         rows.append(

@@ -27,8 +27,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from ablate.analysis.load import spec_values
+from ablate.analysis.load import METRICS, spec_values
+from ablate.analysis.ranking import display_order
 from ablate.analysis.seeds import usable
+from ablate.probes.status import statuses_where
 
 MAX_EFFECTS = 3  # factorial terms named per grid
 MAX_DIFFS = 6  # differences against the baseline spelled out; the rest are counted
@@ -69,7 +71,7 @@ def task_findings(t: dict[str, pd.DataFrame], reference: str) -> list[str]:
 def best_sentence(board: pd.DataFrame) -> list[str]:
     if board.empty:
         return []
-    board = board.sort_values(["rank", "variant"])
+    board = display_order(board)
     best = board.iloc[0]
     loss = interval(best["val_loss_mean"], best["val_loss_ci_lo"], best["val_loss_ci_hi"])
     text = f"Ranked first: {best['variant']} (val loss {loss})."
@@ -127,15 +129,12 @@ def _effect(r, metric: str, runs: pd.DataFrame, reference: str) -> str:
         size = interval(abs(r.diff_mean), r.diff_ci_lo, r.diff_ci_hi)
     unit = f" {UNITS[metric]}" if UNITS[metric] else ""
     against = _baseline_values(runs, r.variant, reference)
-    agree, n = sign_agreement(runs, r.variant, reference, METRIC_COLUMNS[metric])
+    agree, n = sign_agreement(runs, r.variant, reference, METRICS[metric])
     return (
         f"{r.variant} {verb} {WORDS[metric]} by {size}{unit} against {against}, "
         f"{agree}/{n} seeds (adjusted p {p_text(r.diff_p_adj)}, effect size "
         f"{r.diff_effect:.2g})."
     )
-
-
-METRIC_COLUMNS = {"val_loss": "final_val_loss", "val_acc": "final_val_acc"}
 
 
 def _baseline_values(runs: pd.DataFrame, variant: str, reference: str) -> str:
@@ -165,7 +164,7 @@ def sign_agreement(runs: pd.DataFrame, variant: str, reference: str, column: str
 def failure_sentences(runs: pd.DataFrame) -> list[str]:
     """One sentence per failure status: which variants, on how many of their seeds, and the
     first reason (by variant, then seed) as an example."""
-    bad = runs[runs["status"] != "ok"]
+    bad = runs[runs["status"].isin(statuses_where(failure=True))]
     if bad.empty:
         return ["Every run finished with status ok."]
     out = []

@@ -10,13 +10,16 @@ import math
 
 import pandas as pd
 
+from ablate.analysis.ranking import display_order
+
 TIER_COLORS = {"A": "#1a7f37", "B": "#9a6700", "C": "#bc4c00", "D": "#cf222e"}
-STATUS_COLORS = {
+STATUS_COLORS = {  # a badge colour for each status of probes/status.py STATUSES
     "ok": "#1a7f37",
     "diverged": "#cf222e",
     "stalled": "#8250df",
     "unstable": "#bc4c00",
     "collapsed": "#0969da",
+    "oom": "#6e7781",
 }
 OTHER_COLOR = "#57606a"
 
@@ -61,7 +64,7 @@ HEADERS = [
 
 def leaderboard_rows(board: pd.DataFrame) -> list[dict]:
     rows = []
-    for r in board.sort_values(["rank", "variant"]).itertuples(index=False):
+    for r in display_order(board).itertuples(index=False):
         statuses = [
             (f"{getattr(r, 'n_' + s)} {s}", c)
             for s, c in STATUS_COLORS.items()

@@ -83,3 +83,21 @@ def small_multiples(frame: pd.DataFrame, task_panels: list[Panel], colour: dict[
         )
         charts.append(draw(rows, encoding, panel.title))
     return alt.concat(*charts, columns=COLUMNS).resolve_scale(color="independent")
+
+
+class Ctx:
+    """What every section of one task draws with: the page, the task's tables, the reference
+    variant, its panels and their colours."""
+
+    def __init__(self, page, task, t, reference, task_panels, colour):
+        self.page, self.task, self.t, self.reference = page, task, t, reference
+        self.panels, self.colour = task_panels, colour
+
+    def chart_or_note(self, frame, build, caption: str, empty: str, name: str) -> dict:
+        return self.page.chart_or_note(frame, build, caption, empty, f"{self.task}-{name}")
+
+
+PANELS_NOTE = (
+    "One panel per ablation group (the ablated key or grid), the baseline in near-black in "
+    "every panel; a variant has the same colour on every chart of this task."
+)

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from ablate.config import TrainConfig
 from ablate.probes.gradients import layer_snapshot
-from ablate.spec import RunSpec
+from ablate.spec.config import TrainConfig
+from ablate.spec.run_spec import RunSpec
 from ablate.train.checkpoint import save_checkpoint
 from ablate.train.evaluate import evaluate, probe
 from ablate.train.outputs import Recorder

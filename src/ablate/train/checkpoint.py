@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from ablate.io import atomic_write_bytes
-from ablate.spec import NUMERICS_VERSION, RunSpec, spec_hash
+from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec, spec_hash
+from ablate.store.atomic import atomic_write_bytes
 
 CHECKPOINT = "checkpoint.pt"
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ablate.execution import DEVICES
+from ablate.study.execution import DEVICES
 
 # cuBLAS picks its reduction order per workspace; a fixed workspace makes it deterministic.
 # cuBLAS reads it when its first handle is made (the first matmul), after setup sets it.

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ablate.probes.attention import attention_rows, probe_row
+from ablate.probes.attention_stats import attention_rows, probe_row
 from ablate.probes.gradients import update_ratios
 
 

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import torch
 
-from ablate.data import build_task
-from ablate.io import write_json
-from ablate.model import build_model
-from ablate.probes.attention import attention_map_rows
-from ablate.registry import PRECISION
-from ablate.spec import NUMERICS_VERSION, RunSpec
+from ablate.data.build import build_task
+from ablate.model.transformer import build_model
+from ablate.probes.attention_stats import attention_map_rows
+from ablate.spec.registry import PRECISION
+from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec
+from ablate.store.atomic import write_json
 from ablate.train.attempt import Attempt
 from ablate.train.checkpoint import identity, load_checkpoint, remove_checkpoint
 from ablate.train.device import (

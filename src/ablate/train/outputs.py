@@ -2,7 +2,7 @@
 
 Columns are kept as plain Python lists (one per column of tables.TABLES): cheap to append
 every step, cheap to put in a checkpoint, and exactly the declared columns when written.
-Files are written atomically (ablate.io); summary.json is written last by the loop, so its
+Files are written atomically (ablate.store.atomic); summary.json is written last by the loop, so its
 presence means the run's other files are complete.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ablate.io import write_parquet
-from ablate.tables import TABLES
+from ablate.store.atomic import write_parquet
+from ablate.store.tables import TABLES
 
 
 class Recorder:

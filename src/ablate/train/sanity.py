@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ablate.spec import RunSpec
+from ablate.spec.run_spec import RunSpec
 from ablate.train.evaluate import masked_loss
 from ablate.train.loop import setup
 

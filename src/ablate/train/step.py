@@ -17,7 +17,7 @@ import torch
 from ablate.probes.gradients import group_grad_norms
 from ablate.probes.status import divergence
 from ablate.train.evaluate import masked_loss
-from ablate.train.schedule import lr_at
+from ablate.train.lr_schedule import lr_at
 
 
 @dataclass(frozen=True)

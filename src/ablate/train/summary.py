@@ -16,8 +16,8 @@ import statistics
 
 import torch
 
-from ablate.registry import PRECISION
-from ablate.spec import NUMERICS_VERSION
+from ablate.spec.registry import PRECISION
+from ablate.spec.run_spec import NUMERICS_VERSION
 from ablate.train.device import device_name
 
 INITIAL_LOSS_TOLERANCE = 0.25  # nats: |initial loss - ln V| above this is flagged

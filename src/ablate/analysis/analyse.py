@@ -1,0 +1,68 @@
+"""Every analysis table of a study, computed and written (``analyse_study``), and the
+columns each one has (``COLUMNS``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+# modules, not their functions: `lr_sensitivity` would otherwise shadow its own module
+from ablate.analysis import effects, length, lr_sensitivity, ranking, scaling, seeds, stability
+from ablate.analysis.load import read_runs, read_study_json, read_table
+from ablate.spec.config import StatusRules
+from ablate.store.atomic import write_parquet
+from ablate.store.tables import ANALYSIS, FAILURE_COLUMNS
+
+__all__ = ["analyse_study", "COLUMNS"]
+
+# Every analysis table (tables.ANALYSIS) -> the columns it has: each module states its own;
+# the stability table and the leaderboard carry more than these. The report refuses an
+# analysis without them (one written by an older version).
+COLUMNS: dict[str, list[str]] = {
+    "seeds": seeds.COLUMNS,
+    "stability": ["task", "variant", "n_runs", "score", "tier"],
+    "lr_sensitivity": lr_sensitivity.SUMMARY_COLUMNS,
+    "lr_curves": lr_sensitivity.CURVE_COLUMNS,
+    "scaling_points": scaling.POINT_COLUMNS,
+    "scaling_fits": scaling.FIT_COLUMNS,
+    "effects": effects.COLUMNS,
+    "length": length.COLUMNS,
+    "leaderboard": ranking.COLUMNS,
+    "failures": list(FAILURE_COLUMNS),
+}
+
+
+def analyse_study(study_dir: str | Path) -> dict[str, pd.DataFrame]:
+    study_dir = Path(study_dir)
+    runs = read_runs(study_dir)
+    probes = read_table(study_dir, "probes", required=False)
+    evals = read_table(study_dir, "evals", required=False)
+    study = read_study_json(study_dir)
+    baseline = study.get("baseline", "baseline")
+    rules = StatusRules(**study.get("status_rules", {}))
+    seed_table = seeds.seed_stats(runs, baseline)
+    stability_components = stability.stability_table(runs, probes, rules)
+    lr_summary, lr_curves = lr_sensitivity.lr_sensitivity(runs, baseline)
+    points = scaling.scaling_points(runs, baseline)
+    tables = {
+        "seeds": seed_table,
+        "stability": stability_components,
+        "lr_sensitivity": lr_summary,
+        "lr_curves": lr_curves,
+        "scaling_points": points,
+        "scaling_fits": scaling.scaling_fits(runs, points),
+        "effects": effects.effects(runs),
+        "length": length.length_table(runs, evals),
+        "leaderboard": ranking.leaderboard(runs, seed_table, stability_components),
+        "failures": ranking.failures(runs),
+    }
+    # tables.ANALYSIS names every analysis table; the report reads that list
+    assert set(tables) == set(ANALYSIS) == set(COLUMNS), sorted(set(tables) ^ set(ANALYSIS))
+    for name, frame in tables.items():
+        missing = [c for c in COLUMNS[name] if c not in frame.columns]
+        assert not missing, f"analysis table {name} lacks {missing}"
+    out = study_dir / "analysis"
+    for name, frame in tables.items():
+        write_parquet(out / f"{name}.parquet", frame)
+    return tables

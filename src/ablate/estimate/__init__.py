@@ -1,0 +1,18 @@
+"""The cost model: how long a study takes here, and what a run asks a cluster for.
+
+    cost.py                the work a run's spec asks for, and what each unit costs
+    calibration.py         measures this machine's costs (cached per machine kind)
+    calibration_fit.py     least-squares fit of the costs to the calibration's timings
+    calibration_worker.py  one calibration process: times real runs of the real loop
+    makespan.py            how long N jobs take sharing the cores (an event simulation)
+    prediction.py          which runs are still to train (asks Snakemake) and the total
+    command.py             ``ablate estimate CONFIG``
+    job_resources.py       a run's Slurm time and memory request, from the same model
+
+Takes in: a study's runs (study/) and the machine. Gives out: seconds per run, the
+study's wall time (estimate.json, the dry-run line) and the cluster requests.
+
+Imports from ablate: spec, study, store, model (model.params), data (data.sources);
+calibration_worker also train, cli (a process of its own that trains real runs).
+Torch: only in calibration_worker (the workflow prices runs while it parses).
+"""

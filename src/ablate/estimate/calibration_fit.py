@@ -1,0 +1,62 @@
+"""Fit the cost model's coefficients (``ablate.estimate.cost.Costs``) to calibration timings.
+
+Each component is fitted on its own by least squares over its own features: the seconds
+inside training steps against (steps, steps x layers, training FLOPs), the seconds inside
+evals against (batches, batches x layers, forward FLOPs), the probes against (probes,
+probes x layers). A coefficient the fit makes negative (noise on a term too small to see)
+is dropped and the rest refitted: no component costs less than nothing. What a first run
+in a fresh process takes beyond its steps, evals and probes, plus the start-up, is the
+per-run cost. Pure numpy, no torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ablate.estimate.cost import Costs
+
+STEP = ("steps", "step_layers", "train_flops")
+EVAL = ("eval_batches", "eval_batch_layers", "eval_flops")
+PROBE = ("probes", "probe_layers")
+
+
+def least_squares(rows: list[dict], seconds: list[float], names: tuple[str, ...]) -> dict:
+    """Non-negative coefficients of ``names`` with seconds ~ sum(coef * row[name]).
+
+    Columns are scaled to unit norm first: FLOPs (1e9) and counts (1e1) in one matrix would
+    otherwise leave the solve ill-conditioned.
+    """
+    active = list(names)
+    y = np.asarray(seconds, dtype=float)
+    while active:
+        x = np.array([[row[name] for name in active] for row in rows], dtype=float)
+        scale = np.linalg.norm(x, axis=0)
+        scale[scale == 0] = 1.0
+        coef = np.linalg.lstsq(x / scale, y, rcond=None)[0] / scale
+        if (coef >= 0).all():
+            fitted = dict(zip(active, coef.tolist(), strict=True))
+            return {name: fitted.get(name, 0.0) for name in names}
+        active.pop(int(np.argmin(coef * scale)))  # the most negative term goes
+    return dict.fromkeys(names, 0.0)
+
+
+def component(samples: list[dict], key: str, names: tuple[str, ...]) -> dict:
+    return least_squares([s["features"] for s in samples], [s[key] for s in samples], names)
+
+
+def fit_costs(solo: dict, shared: list[dict], study_s: float) -> Costs:
+    """Costs from the solo worker's runs, the at-once benchmark and the study steps' time."""
+    warm = solo["warm"]
+    coef = component(warm, "train_s", STEP) | component(warm, "eval_s", EVAL)
+    coef |= component(warm, "probe_s", PROBE)
+    cold = solo["cold"]
+    explained = sum(coef[name] * cold["features"][name] for name in (*STEP, *EVAL, *PROBE))
+    per_run = solo["startup_s"] + max(0.0, cold["wall_s"] - explained)
+    at_once = sum(s["step_s"] for s in shared) / len(shared)
+    return Costs(
+        run=per_run,
+        text_bytes=solo["text_byte_s"],
+        contention=min(1.0, solo["step_s"] / at_once),
+        study_s=study_s,
+        **coef,
+    )

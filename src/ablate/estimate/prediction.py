@@ -1,0 +1,227 @@
+"""Predict a study's wall time on this machine before anything trains (``ablate estimate``).
+
+    runs --(which does Snakemake still have to do?)--> jobs --(cost.Costs)--> seconds each
+         --(schedule.simulate: N jobs sharing the cores)--> makespan + study-level steps
+
+What is still to do is decided by Snakemake itself: a dry run (``snakemake -n``) lists
+every job it would run, with all of its rerun rules (missing or incomplete outputs, inputs
+newer than outputs, changed params or code). It costs one parse of the workflow (~1-2 s)
+and is exact. Where Snakemake cannot be asked (inside a running workflow, while it parses),
+``pending_by_files`` checks that each run's files exist, as the train rule's outputs.
+
+Torch-free: the workflow prints a one-line estimate on every dry run from a cached
+calibration (``ablate.estimate.calibration.load``), and that must stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ablate
+from ablate.estimate import calibration
+from ablate.estimate.cost import Costs, run_work
+from ablate.estimate.makespan import longest_first, rate, simulate
+from ablate.store.atomic import atomic_write_bytes
+
+# The train rule's outputs (workflow/rules/common.smk, RUN_FILES); summary.json is written
+# last, so its presence marks a finished run.
+RUN_FILES = (
+    "summary.json",
+    "steps.parquet",
+    "evals.parquet",
+    "grads.parquet",
+    "probes.parquet",
+    "attn_maps.parquet",
+)
+# Rules whose jobs Snakemake runs in a process of its own that parses the whole workflow
+# again (`run:` blocks: workflow/rules/train.smk, report.smk): each costs about one parse.
+SPAWNED_RULES = ("run_spec", "manifest")
+STUDY_RULES = ("collect", "analyse", "report")
+QUIET = "ABLATE_ESTIMATE_QUIET"  # set in the dry run we start: no estimate inside it
+
+
+class Plan:
+    """What Snakemake would run: the runs to train and the count of every rule's jobs."""
+
+    def __init__(self, train: set[str], jobs: dict[str, int], by: str, parse_s: float | None):
+        self.train, self.jobs, self.by, self.parse_s = train, jobs, by, parse_s
+
+
+def snakefile(root: str | Path = ".") -> Path:
+    """The workflow: the one in ``root``, else this checkout's (beside src/)."""
+    here = Path(root) / "Snakefile"
+    checkout = Path(ablate.__file__).resolve().parents[2]  # src/ablate/ -> the repository
+    return here if here.is_file() else checkout / "Snakefile"
+
+
+def pending_by_snakemake(
+    configfile: str | None, root: str | Path = ".", timeout: float = 60
+) -> Plan:
+    """Ask Snakemake (a dry run in ``root``) which jobs it would run. Raises RuntimeError."""
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(snakefile(root))]
+    command += ["--directory", str(root)]
+    if configfile:
+        command += ["--configfile", str(configfile)]
+    tick = time.perf_counter()
+    done = subprocess.run(
+        command,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ | {QUIET: "1"},
+        check=False,
+    )
+    parse_s = time.perf_counter() - tick
+    text = done.stdout + done.stderr
+    if done.returncode != 0:
+        raise RuntimeError(f"snakemake -n failed:\n{text[-2000:]}")
+    return Plan(_train_runs(text), _job_counts(text), "snakemake -n", parse_s)
+
+
+def _train_runs(text: str) -> set[str]:
+    """Run ids of the train jobs a dry run lists (each job block names its wildcards)."""
+    runs, in_train = set(), False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if re.match(r"^(local)?rule \w+:$", stripped):
+            in_train = stripped.split()[-1] == "train:"
+        elif in_train and stripped.startswith("wildcards:"):
+            runs.update(re.findall(r"run=([0-9a-f]{16})", stripped))
+    return runs
+
+
+def _job_counts(text: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule -> number of jobs."""
+    counts, in_table = {}, False
+    for line in text.splitlines():
+        if line.startswith("Job stats"):
+            in_table = True
+        elif in_table:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+                counts[parts[0]] = int(parts[1])
+            elif not line.strip():
+                break
+    return counts
+
+
+def pending_by_files(runs, root: str | Path = ".", study_dir: str | None = None) -> Plan:
+    """The runs without all of their files, as the train rule sees them. Cheap, but blind
+    to Snakemake's other rerun rules (an input newer than the outputs, an incomplete mark)."""
+    root = Path(root)
+    train, specs = set(), 0
+    for run_id in dict.fromkeys(r.run_id for r in runs):
+        run_dir = root / "results" / "runs" / run_id
+        if not all((run_dir / name).is_file() for name in RUN_FILES):
+            train.add(run_id)
+            specs += not (run_dir / "spec.yaml").is_file()
+    jobs = {"train": len(train), "run_spec": specs, "manifest": 1}
+    study_done = study_dir and (root / study_dir / "analysis").is_dir()
+    if train or not study_done:
+        jobs |= dict.fromkeys(STUDY_RULES, 1)
+    if not (study_dir and (root / study_dir / "estimate.json").is_file()):
+        jobs["estimate"] = 1
+    return Plan(train, jobs, "files", None)
+
+
+def estimate(runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", parse_s=None) -> dict:
+    """The study's predicted wall seconds with ``jobs`` Snakemake jobs on ``cores`` cores.
+
+    ``parse_s``: seconds of one Snakemake parse (the dry run's own time, else a cached one),
+    the cost of Snakemake's start and of each job it runs in a process of its own.
+    """
+    unique = {r.run_id: r for r in runs}
+    parse_s = plan.parse_s if plan.parse_s is not None else (parse_s or costs.run)
+    solo = {run_id: costs.solo_seconds(run_work(r.spec, root)) for run_id, r in unique.items()}
+    todo = sorted(plan.train & set(unique))
+    spawned = sum(plan.jobs.get(rule, 0) for rule in SPAWNED_RULES)
+    # a run's spec job and its train job follow each other on one job slot
+    per_job = [solo[run_id] for run_id in todo]
+    extra = max(0, spawned - len(todo))
+    shares = min(spawned, len(todo))
+    per_job = [s + (parse_s if i < shares else 0.0) for i, s in enumerate(per_job)]
+    per_job += [parse_s] * extra
+    order = longest_first(per_job)
+    makespan, walls = simulate([per_job[i] for i in order], jobs, cores, costs.contention)
+    study = costs.study_seconds(len(unique)) if any(plan.jobs.get(r) for r in STUDY_RULES) else 0.0
+    # Snakemake's own start, and the estimate rule's job, which runs first and alone
+    total = parse_s * (1 + bool(plan.jobs.get("estimate"))) + makespan + study
+    steady = rate(min(jobs, max(1, len(todo))), cores, costs.contention)
+    return {
+        "total_seconds": round(total, 1),
+        "runs": len(unique),
+        "cached": len(unique) - len(todo),
+        "to_train": len(todo),
+        "cores": jobs,
+        "machine_cores": cores,
+        "train_seconds": round(makespan, 1),
+        "study_seconds": round(study, 1),
+        "snakemake_parse_seconds": round(parse_s, 2),
+        "jobs": plan.jobs,
+        "cached_by": plan.by,
+        # each run's job seconds at the study's sharing of the cores; alone on one core
+        "per_run": {run_id: round(s / steady, 2) for run_id, s in solo.items()},
+        "per_run_alone": {run_id: round(s, 2) for run_id, s in solo.items()},
+    }
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def one_line(result: dict) -> str:
+    return (
+        f"estimate: {result['runs']} runs, {result['cached']} cached, "
+        f"{result['to_train']} to train: ~{duration(result['total_seconds'])} with "
+        f"--cores {result['cores']} on {result['machine_cores']} cores"
+    )
+
+
+def _cached_calibration():
+    return calibration.load(), calibration.cores()
+
+
+def dry_run_line(runs, study_dir: str, jobs: int, configfile: str | None) -> str:
+    """What the workflow prints on a dry run: from a cached calibration, else how to get one.
+    Never calibrates (that would run on every parse, in every cluster job)."""
+    if os.environ.get(QUIET):
+        return ""
+    cached, cores = _cached_calibration()
+    if cached is None:
+        return (
+            f"estimate: no calibration for this machine yet; `ablate estimate "
+            f"{configfile or 'config.yaml'} --cores {jobs}` measures one (~20 s) and predicts "
+            "the wall time"
+        )
+    costs, info = cached
+    plan = pending_by_files(runs, study_dir=study_dir)
+    result = estimate(runs, plan, costs, jobs, cores, parse_s=info.get("snakemake_parse_s"))
+    return one_line(result) + " (run files checked; `ablate estimate` asks Snakemake)"
+
+
+def workflow_estimate(runs, study: str, jobs: int, out: str) -> None:
+    """The estimate rule's job: the prediction for this invocation, before its runs train,
+    into results/<study>/estimate.json (calibrating here if needed: a job may)."""
+
+    costs, info = calibration.load() or calibration.calibrate(
+        log=lambda m: print(m, file=sys.stderr)
+    )
+    plan = pending_by_files(runs, study_dir=f"results/{study}")
+    result = estimate(
+        runs, plan, costs, jobs, calibration.cores(), parse_s=info.get("snakemake_parse_s")
+    )
+    result["study"] = study
+    result["calibration"] = info
+    atomic_write_bytes(Path(out), json.dumps(result, indent=1).encode())

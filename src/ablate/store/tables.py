@@ -1,0 +1,240 @@
+"""The one place that names every table, column and unit the lab writes.
+
+Each run directory ``results/runs/<run_id>/`` holds the per-run tables below; the collect
+step concatenates them into ``results/<study>/<table>.parquet`` and prepends the study
+columns (run_id, variant, seed, task). Analysis reads only these files, so it can be rerun
+on old results without training anything.
+
+All tables are long format: one row per observation. Pure Python, no torch, no pandas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+
+from ablate.probes.status import STATUSES, statuses_where
+from ablate.spec.config import SECTIONS
+
+# Columns every study-level table gets in front of the per-run columns.
+STUDY_KEYS = {
+    "run_id": "str: hash of the fully resolved run spec (the run's directory name)",
+    "variant": "str: variant name ('baseline', 'n_head=8', 'size/d_model=32,n_layer=1', …)",
+    "seed": "int: the study seed (init and data seed of the run)",
+    "task": "str: data.task of the run",
+}
+
+TABLES: dict[str, dict[str, str]] = {
+    # one row per optimizer step
+    "steps": {
+        "step": "int: optimizer step, 1-based",
+        "loss": "float: training loss (nats/token, answer positions only for synthetic tasks)",
+        "lr": "float: learning rate used at this step",
+        "grad_norm": "float: global L2 norm of the gradient before clipping",
+        "clipped": "bool: gradient was clipped at this step",
+        "tokens": "int: training tokens seen so far",
+        "time_s": "float: wall seconds since training started",
+    },
+    # one row per (eval step, evaluated length); validation / held-out set, fixed per task
+    "evals": {
+        "step": "int: optimizer step after which the evaluation ran",
+        "split": "str: 'val' (or 'train' for a train-set estimate)",
+        "seq_len": "int: evaluated sequence length (training length, or longer ones)",
+        "loss": "float: nats/token on scored positions; NaN if skipped",
+        "bpc": "float: bits per character (text tasks; loss/ln 2 per char); NaN otherwise",
+        "token_acc": "float: fraction of scored tokens predicted exactly (argmax)",
+        "seq_acc": "float: fraction of sequences whose scored tokens are all correct",
+        "note": "str: empty, or why the evaluation was skipped (e.g. longer than context)",
+    },
+    # gradient norm per layer and module kind, every step
+    "grads": {
+        "step": "int: optimizer step",
+        "layer": "int: block index, -1 for parameters outside blocks (embedding, head, final norm)",
+        "module": "str: embedding | attention | ffn | norm | head",
+        "grad_norm": "float: L2 norm of the gradient of this group (before clipping)",
+    },
+    # probe measurements on the fixed probe batch, every probe_every steps
+    "probes": {
+        "step": "int: optimizer step after which the probe ran (0 = at init)",
+        "layer": "int: block index, -1 for output-level metrics",
+        "head": "int: head index, -1 for layer-level metrics",
+        "metric": (
+            "str: attn_entropy (normalised: 1 uniform, 0 one-hot) | attn_logit_max "
+            "(max pre-softmax q.k/sqrt(d_h)) | resid_rms (RMS of "
+            "the residual stream after the block) | update_ratio (||dW|| / ||W|| of the "
+            "block's parameters since the previous probe, per step) | out_logit_max "
+            "(max |output logit|) | out_log_z (mean log partition function)"
+        ),
+        "value": "float",
+    },
+    # final attention maps of the probe sequence (first example), at most 64x64 per head
+    "attn_maps": {
+        "layer": "int: block index",
+        "head": "int: head index",
+        "query": "int: query position",
+        "key": "int: key position",
+        "weight": "float: attention probability",
+    },
+}
+
+# Columns collect adds when it judges a run with the study's status rules (probes/status.py):
+# a run records only what it measured, so new rules re-judge old runs without retraining.
+JUDGED_STEP_COLUMNS = {
+    "loss_spike": "bool: the spike detector flags the loss at this step",
+    "grad_spike": "bool: the spike detector flags the grad norm at this step",
+}
+JUDGED = {
+    "status": "str: " + " | ".join(STATUSES) + " (probes/status.py says what each means)",
+    "reason": "str: human-readable reason for the status",
+    "status_step": "int: step where the status was decided (-1 when ok)",
+    "n_loss_spikes": "int: loss spikes flagged by the spike detector",
+    "n_grad_spikes": "int: grad-norm spikes flagged by the spike detector",
+}
+
+# One row per run: the run's summary.json, flattened. Units in the descriptions.
+SUMMARY = {
+    "steps_done": "int: optimizer steps completed",
+    "stopped": "str: why training ended early: '' (it did not), 'diverged' or 'oom'",
+    "stopped_step": "int: step where training ended early, else -1",
+    "stopped_reason": "str: what happened there (empty unless stopped)",
+    "n_params": "int: all trainable parameters",
+    "n_params_non_embedding": "int: parameters excluding token/position embeddings and head",
+    "initial_loss": "float: training loss at step 1",
+    "ln_vocab": "float: ln(vocab_size), the loss of a uniform predictor",
+    "initial_loss_ok": "bool: |initial_loss - ln_vocab| within tolerance",
+    "baseline_loss": "float: unigram (or uniform) loss the run must beat to count as learning",
+    "final_train_loss": "float: mean training loss over the last 10% of steps",
+    "final_val_loss": "float: validation loss at the last evaluation (training length)",
+    "final_val_acc": "float: validation token accuracy at the last evaluation",
+    "best_val_loss": "float: lowest validation loss over evaluations",
+    "n_clipped": "int: steps whose gradient was clipped",
+    "max_grad_norm": "float: largest global grad norm",
+    "median_grad_norm": "float: median global grad norm",
+    "final_attn_entropy_min": "float: lowest normalised head entropy at the last probe",
+    "final_attn_logit_max": "float: largest attention logit at the last probe",
+    "tokens": "int: training tokens seen",
+    "tokens_per_s": "float: training throughput",
+    "wall_s": "float: wall seconds of the whole run (training, evals, probes)",
+    "threads": "int: torch intra-op threads",
+    "device": "str: cpu | cuda | mps: where the run trained (not part of its identity)",
+    "device_name": "str: the GPU model, or the CPU model",
+    "dtype": "str: fp32, or bf16-autocast (matmuls and attention in bfloat16)",
+    "torch_version": "str",
+    "numerics_version": "int: spec.NUMERICS_VERSION of the code that trained the run",
+    "resumed_at": "str: steps at which the run resumed from a checkpoint, comma-separated",
+    "host": "str: hostname of the machine that finished the run",
+    "slurm_job_id": "str: $SLURM_JOB_ID of the job that finished the run (empty outside Slurm)",
+}
+
+# Columns that describe how a run was executed, not what it computed: they differ between
+# an interrupted-and-resumed run and an uninterrupted one, or between two runs of one spec.
+EXECUTION_COLUMNS = ("time_s", "tokens_per_s", "wall_s", "resumed_at", "host", "slurm_job_id")
+
+# Columns collect computes from the run spec and the summary, like JUDGED: a run does not
+# record them, so a corrected formula applies to old runs without retraining.
+DERIVED = {
+    "flops": (
+        "float: training compute, model.params.flops_per_token(model, training seq_len) "
+        "* tokens (Kaplan et al. 2020: 6 N_non_embedding + 6 n_layer n_ctx d_attn per token)"
+    ),
+}
+
+# study-level: results/<study>/runs.parquet = STUDY_KEYS + these + JUDGED + SUMMARY
+# + DERIVED + SPEC_COLUMNS
+RUN_COLUMNS = {
+    "group": "str: 'base', the ablated key ('model.n_head') or the grid name ('size')",
+    "overrides": (
+        "str: the keys this variant changes against base, for people to read: "
+        "'model.d_model=8, model.n_layer=1' ('' for the baseline); the values are typed in "
+        "the spec columns"
+    ),
+    "log": "str: path of the run's log file",
+}
+
+# The run spec (spec.RunSpec) as flat columns ``<section>.<key>``, one per field of the
+# config dataclasses, plus data_seed (the seed is the study column ``seed``). The Parquet
+# type follows the field's annotation; None is stored as a null:
+#   int -> int64; int | None -> int64 with nulls (pandas reads Int64, <NA> for None)
+#   float -> double; bool -> bool; str -> string; str | None -> string with nulls
+#   (pandas reads NaN for None); list[int] -> list<int64> (pandas reads numpy arrays)
+# analysis.load.variant_specs turns a row back into plain Python values (None, lists).
+PARQUET_TYPES = {int: "int64", float: "double", bool: "bool", str: "string"}
+
+
+def _parquet_type(hint) -> tuple[str, bool]:
+    """(Parquet type, nullable) of a config field's annotation."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return _parquet_type(inner)[0], True
+    if typing.get_origin(hint) is list:
+        return f"list<{PARQUET_TYPES[args[0]]}>", False
+    return PARQUET_TYPES[hint], False
+
+
+def spec_column_types() -> dict[str, tuple[str, bool]]:
+    """'model.d_model' -> ('int64', False), 'model.window' -> ('int64', True), ..."""
+    out = {}
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            out[f"{section}.{f.name}"] = _parquet_type(hints[f.name])
+    out["data_seed"] = ("int64", False)
+    return out
+
+
+def _spec_descriptions() -> dict[str, str]:
+    out = {}
+    for name, (kind, nullable) in spec_column_types().items():
+        section, _, key = name.partition(".")
+        what = (
+            f"{SECTIONS[section].__name__}.{key} of the run, resolved"
+            if key
+            else "the data seed of the run (batch order)"
+        )
+        out[name] = f"{kind}{' or null (None)' if nullable else ''}: {what}"
+    return out
+
+
+SPEC_COLUMNS = _spec_descriptions()
+
+# Tables written by analysis (results/<study>/analysis/<name>.parquet); each module's
+# docstring states the rule it computes.
+ANALYSIS = {
+    "seeds": "analysis/seeds.py: mean, t-interval; paired t-test vs baseline, Holm-adjusted",
+    "stability": "analysis/stability.py: components, score and tier",
+    "lr_sensitivity": "analysis/lr_sensitivity.py: Wortsman et al. 2023 LR sensitivity",
+    "lr_curves": "analysis/lr_sensitivity.py: loss against lr per family",
+    "scaling_points": "analysis/scaling.py: one point per variant of each scaling family",
+    "scaling_fits": "analysis/scaling_fit.py: L = E + A x^-alpha fits, CIs, extrapolation",
+    "leaderboard": "analysis/ranking.py: per-task rank; variants tied with the best (MCB)",
+    "failures": "analysis/ranking.py: every run whose status is not ok (FAILURE_COLUMNS)",
+    "effects": "analysis/effects.py: main effects and 2-way interactions of factorial grids",
+    "length": "analysis/length.py: loss and accuracy at 1x, 2x, 4x the training length",
+}
+
+# The failures table: one row per run whose status is not ok.
+FAILURE_COLUMNS = {
+    "task": "task",
+    "variant": "variant",
+    "seed": "seed",
+    "run_id": "run directory under results/runs/",
+    "status": " | ".join(statuses_where(failure=True)),
+    "status_step": "step where the status was decided",
+    "reason": "why",
+    "log": "the run's log file",
+}
+
+# The study tables (results/<study>/<name>.parquet) and a run directory's files; summary.json
+# is written last, so it is listed first (Snakemake's outputs of a run).
+STUDY_TABLES = ["runs", *TABLES]
+RUN_FILES = ["summary.json", *(f"{name}.parquet" for name in TABLES)]
+
+
+def study_columns(name: str) -> list[str]:
+    """The columns of results/<study>/<name>.parquet, in order."""
+    if name == "runs":
+        return [*STUDY_KEYS, *RUN_COLUMNS, *JUDGED, *SUMMARY, *DERIVED, *SPEC_COLUMNS]
+    extra = JUDGED_STEP_COLUMNS if name == "steps" else {}
+    return [*STUDY_KEYS, *TABLES[name], *extra]

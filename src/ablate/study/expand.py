@@ -1,0 +1,261 @@
+"""A study config -> the runs it asks for (variants x tasks x seeds). Pure Python, no torch.
+
+    study: ablations
+    seeds: [0, 1, 2]
+    base: {model: {...}, train: {...}, data: {...}}
+    ablations:                 # one factor at a time against base: each value is a variant
+      model.n_head: [1, 2, 8]
+    grids:                     # named full-factorial grids: each combination is a variant
+      size: {model.d_model: [32, 64], model.n_layer: [1, 2]}
+    tasks:                     # optional: run the variants on several tasks
+      shakespeare: {}                                    # base as it is
+      induction: {data: {task: induction}, train: {steps: 800}, variants: [baseline, "n_layer=*"]}
+
+Variant names: ``baseline``, ``n_head=8`` (ablation of model.n_head), ``size/d_model=32,n_layer=1``.
+An ablation value equal to the base value is the baseline itself and is skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fnmatch
+import hashlib
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ablate.data.sources import data_file_errors
+from ablate.spec.run_spec import (
+    RunSpec,
+    SpecError,
+    canonical_json,
+    get_dotted,
+    resolve_spec,
+    set_dotted,
+    spec_errors,
+    spec_hash,
+    status_rules,
+)
+from ablate.study.execution import EXECUTION_KEYS, execution, execution_errors
+from ablate.study.schema import schema_errors, study_name_errors
+
+
+class ConfigError(ValueError):
+    """The study config is invalid. The message lists every problem found, key by key."""
+
+
+@dataclass(frozen=True)
+class Run:
+    run_id: str
+    variant: str
+    seed: int
+    task: str
+    group: str  # "base", the ablated key, or the grid name
+    overrides: dict  # dotted key -> value, the variant's changes against base
+    spec: RunSpec  # fully resolved run spec
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    group: str
+    overrides: dict
+
+
+def from_command_line(config: dict) -> dict:
+    """Undo Snakemake's typing of ``--config`` lists: ``seeds=[0,1,2]`` arrives as
+    ['0', '1', '2']. Integer-looking seeds become ints; anything else is left for the
+    schema to reject with its key named."""
+    seeds = config.get("seeds")
+    if isinstance(seeds, list):
+        config = dict(config)
+        config["seeds"] = [
+            int(s) if isinstance(s, str) and s.strip().lstrip("-").isdigit() else s for s in seeds
+        ]
+    return config
+
+
+def variants(config: dict) -> list[Variant]:
+    base = config.get("base") or {}
+    made = [(Variant("baseline", "base", {}), "base")]  # each variant, and the key making it
+    for key, values in (config.get("ablations") or {}).items():
+        for value in values:
+            if _base_value(base, key) == value:
+                continue
+            variant = Variant(f"{_short(key)}={_fmt(value)}", key, {key: value})
+            made.append((variant, f"ablations.{key}={value!r}"))
+    for grid, axes in (config.get("grids") or {}).items():
+        keys = list(axes)
+        for combo in itertools.product(*(axes[k] for k in keys)):
+            label = ",".join(f"{_short(k)}={_fmt(v)}" for k, v in zip(keys, combo, strict=True))
+            overrides = dict(zip(keys, combo, strict=True))
+            where = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+            made.append((Variant(f"{grid}/{label}", grid, overrides), f"grids.{grid} ({where})"))
+    # two variants of one name would be one row of the study tables: name where each comes from
+    first: dict[str, str] = {}
+    errors = []
+    for variant, where in made:
+        if variant.name in first:
+            errors.append(
+                f"{where} makes variant {variant.name!r} a second time (first made by "
+                f"{first[variant.name]}); list each value once"
+            )
+        first.setdefault(variant.name, where)
+    if errors:
+        raise ConfigError(_message(errors))
+    return [variant for variant, _ in made]
+
+
+def expand_study(config: dict, check_schema: bool = True, root: str | Path = ".") -> list[Run]:
+    """Validate the config and expand it into runs. Raises ConfigError listing every problem.
+
+    ``root`` is where a relative ``data.path`` is read from: the directory the jobs run in
+    (Snakemake's working directory), as at training time.
+    """
+    errors = schema_errors(config) if check_schema else []
+    if isinstance(config, dict):
+        errors += study_name_errors(config.get("study"))
+    if errors:
+        raise ConfigError(_message(errors))
+    tasks = config.get("tasks") or {None: {}}
+    runs, errors = [], execution_errors(config)
+    ex = execution(config)
+    base_problems: set[str] = set()  # reported once for the baseline, not for every variant
+    file_problems: dict[str, list[str]] = {}  # data section -> its file's problems, read once
+    all_variants = variants(config)
+    for task_name, task in tasks.items():
+        errors += _unmatched_patterns(task_name, task.get("variants") or [], all_variants)
+        selected = [v for v in all_variants if _selected(v, task.get("variants"))]
+        for variant in selected:
+            sections = copy.deepcopy(config.get("base") or {})
+            for section in ("model", "train", "data"):
+                sections.setdefault(section, {}).update(task.get(section) or {})
+            for key, value in variant.overrides.items():
+                set_dotted(sections, key, value)
+            where = f"variant {variant.name!r}" + (f" of task {task_name!r}" if task_name else "")
+            for seed in config["seeds"]:
+                try:
+                    spec = resolve_spec(sections, seed)
+                    problems = spec_errors(spec) or _file_problems(spec, root, file_problems)
+                except SpecError as e:
+                    problems = e.errors
+                if problems:
+                    if variant.group == "base":
+                        base_problems.update(problems)
+                    errors.extend(
+                        f"{where}: {p}"
+                        for p in problems
+                        if variant.group == "base" or p not in base_problems
+                    )
+                    break
+                if ex.device_in_identity:  # opt-in: one run per device (see execution.py)
+                    spec = dataclasses.replace(spec, device=ex.device)
+                name = task_name or spec.data.task
+                runs.append(
+                    Run(
+                        spec_hash(spec),
+                        variant.name,
+                        seed,
+                        name,
+                        variant.group,
+                        variant.overrides,
+                        spec,
+                    )
+                )
+    try:
+        status_rules(config.get("status"))
+    except SpecError as e:
+        errors.append(str(e))
+    if errors:
+        raise ConfigError(_message(errors))
+    return runs
+
+
+def _message(errors: list[str]) -> str:
+    return "invalid config:\n  " + "\n  ".join(dict.fromkeys(errors))
+
+
+def _file_problems(spec: RunSpec, root: str | Path, cache: dict[str, list[str]]) -> list[str]:
+    """The data file's problems; many runs share one data section, so each is read once."""
+    key = canonical_json(dataclasses.asdict(spec.data))
+    if key not in cache:
+        cache[key] = data_file_errors(spec.data, root)
+    return cache[key]
+
+
+def _unmatched_patterns(task_name: str | None, patterns: list[str], all_variants) -> list[str]:
+    """A pattern that selects nothing is a typo that would silently drop variants."""
+    names = ", ".join(v.name for v in all_variants)
+    return [
+        f"tasks.{task_name}.variants: {p!r} matches no variant or group; variants: {names}"
+        for p in patterns
+        if not any(_selected(v, [p]) for v in all_variants)
+    ]
+
+
+def load_config(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def config_hash(config: dict) -> str:
+    """What the study is, not how it executes: execution settings leave it alone."""
+    what = {k: v for k, v in config.items() if k not in EXECUTION_KEYS}
+    return hashlib.sha256(canonical_json(what).encode()).hexdigest()[:16]
+
+
+def manifest(config: dict, runs: list[Run]) -> dict:
+    """What the collect step needs to know about the study, as plain JSON-able data."""
+    return {
+        "study": config["study"],
+        "config_hash": config_hash(config),
+        "baseline": "baseline",
+        "status_rules": dataclasses.asdict(status_rules(config.get("status"))),
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "variant": r.variant,
+                "seed": r.seed,
+                "task": r.task,
+                "group": r.group,
+                "overrides": describe_overrides(r.overrides),
+                "spec": r.spec.to_dict(),
+            }
+            for r in runs
+        ],
+    }
+
+
+def describe_overrides(overrides: dict) -> str:
+    """'model.d_model=8, model.n_layer=1': a variant's changes for people to read ('' for
+    the baseline). Programs read the values from the typed columns (tables.SPEC_COLUMNS)."""
+    return ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
+
+
+def _selected(variant: Variant, patterns: list[str] | None) -> bool:
+    if not patterns:
+        return True
+    return any(fnmatch.fnmatchcase(variant.name, p) or variant.group == p for p in patterns)
+
+
+def _base_value(base: dict, dotted: str) -> Any:
+    """The value the baseline runs with: given in base, else the dataclass default."""
+    try:
+        return get_dotted(resolve_spec(base, 0), dotted)
+    except (SpecError, AttributeError):
+        return None  # an invalid base is reported by expand_study itself
+
+
+def _short(dotted: str) -> str:
+    return dotted.split(".", 1)[1]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if value is None:
+        return "none"
+    return str(value)
