@@ -20,10 +20,15 @@ is tied with the best; the observed best always is. The true best is ruled out w
 probability <= 5 % (Bonferroni over its k - 1 comparisons in place of Dunnett's critical
 value: conservative, valid for any correlation and unequal noise). A pair with fewer than
 2 shared seeds rules nothing out.
-`rank` is 1 for every variant tied with the best and `position` otherwise (competition
-ranking: 1, 1, 1, 4, 5, ...). Every component behind the order (seed statistics, the paired
-difference against the baseline, the stability components and status counts) is a column,
-so the rank can be checked by eye.
+A tie is a mark beside a row, never a re-sort: every view lists the rows in `position`
+order and shows `rank_label`, the position followed by `mark` ("≈": cannot be ruled out as
+the best) for the tied rows after the first; position 1 is the best mean among the
+candidates. `tied_by_spread` says when a tied variant is among them only because its seeds
+disagree: its mean paired difference from the best (`best_diff_mean`, over `best_diff_n`
+seeds) would rule it out at the typical spread of the candidates' differences from the best
+(`typical_diff_sd`, their median sd) but not at its own (`best_diff_sd`). Every component
+behind the order (seed statistics, the paired difference against the baseline, the
+stability components and status counts) is a column, so the order can be checked by eye.
 """
 
 from __future__ import annotations
@@ -41,8 +46,9 @@ from ablate.store.tables import FAILURE_COLUMNS
 
 # The leaderboard's first columns, in order; every column of the seed statistics (prefixed
 # val_loss_ / val_acc_) and of the stability table follows them.
-LEADING = ["rank", "tied_with_best", "position", "task", "variant", "group", "overrides"]
-LEADING += ["tier", "tier_name", "score"]
+LEADING = ["position", "rank_label", "mark", "tied_with_best", "tied_by_spread"]
+LEADING += ["task", "variant", "group", "overrides", "tier", "tier_name", "tier_reason", "score"]
+MARK = "≈"  # beside a row that cannot be ruled out as the best (not the first)
 COLUMNS = [*LEADING, "failure_rate", "val_loss_mean", "val_loss_diff_significant"]
 COLUMNS += ["val_loss_diff_p_adj"]
 
@@ -63,15 +69,19 @@ def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame
     board["failure_rate"] = 1.0 - fine / board["n_runs"]
     board = board.sort_values(["task", "failure_rate", "_loss", "variant"]).drop(columns="_loss")
     board["position"] = board.groupby("task").cumcount() + 1
-    board["tied_with_best"] = False
+    ties = []
     for task, task_board in board.groupby("task", sort=False):
         rates = task_board["failure_rate"]
         has_loss = np.isfinite(task_board["val_loss_mean"].astype(float))
         best_rate = rates[has_loss].min()
         candidates = task_board.loc[has_loss & (rates == best_rate), "variant"].tolist()
-        tied = could_be_best(runs[runs["task"] == task], candidates)
-        board.loc[task_board.index, "tied_with_best"] = task_board["variant"].isin(tied)
-    board["rank"] = np.where(board["tied_with_best"], 1, board["position"])
+        ties.append(ties_with_best(runs[runs["task"] == task], candidates).assign(task=task))
+    board = board.merge(pd.concat(ties), on=["task", "variant"], how="left")
+    board["tied_with_best"] = board["tied_with_best"].astype("boolean").fillna(False).astype(bool)
+    board["tied_by_spread"] = board["tied_by_spread"].astype("boolean").fillna(False).astype(bool)
+    marked = board["tied_with_best"] & (board["position"] > 1)
+    board["mark"] = np.where(marked, MARK, "")
+    board["rank_label"] = board["position"].astype(str) + np.where(marked, " " + MARK, "")
     rest = [c for c in board.columns if c not in LEADING]
     return board[LEADING + rest].reset_index(drop=True)
 
@@ -79,34 +89,69 @@ def leaderboard(runs: pd.DataFrame, seeds: pd.DataFrame, stability: pd.DataFrame
 def display_order(board: pd.DataFrame) -> pd.DataFrame:
     """The leaderboard in the order every view lists it (the page, the findings, the
     exports, the attention maps): per task (one task's board has no task column), by
-    rank, then by variant name."""
+    position. A tie with the best is a mark beside its row, never a re-sort."""
     per_task = ["task"] if "task" in board.columns else []
-    return board.sort_values([*per_task, "rank", "variant"])
+    return board.sort_values([*per_task, "position"])
+
+
+def ties_with_best(runs: pd.DataFrame, candidates: list[str], alpha: float = ALPHA):
+    """Per candidate (in position order: the first is the best mean): tied_with_best (not
+    ruled out, the module docstring's rule), its paired differences from the best (mean,
+    sd, n) and tied_by_spread. One row per candidate."""
+    k = len(candidates)
+    columns = ["variant", "tied_with_best", "tied_by_spread", "best_diff_mean", "best_diff_sd"]
+    columns += ["best_diff_n", "typical_diff_sd"]
+    if k == 0:
+        return pd.DataFrame(columns=columns)
+    ok = usable(runs[runs["variant"].isin(candidates)], LOSS)
+    wide = ok.pivot_table(index="seed", columns="variant", values=LOSS, aggfunc="first")
+    loss = wide.reindex(columns=candidates).to_numpy(float)  # seeds x candidates
+    tied = [not ruled_out(loss, i, alpha) for i in range(k)]
+    d = loss - loss[:, [0]]  # column i: loss_i - loss_best per seed (NaN: seed not shared)
+    n = np.isfinite(d).sum(axis=0)
+    mean = np.array([np.nanmean(c) if m else np.nan for c, m in zip(d.T, n, strict=True)])
+    sd = np.array([np.nanstd(c, ddof=1) if m >= 2 else np.nan for c, m in zip(d.T, n, strict=True)])
+    others = sd[1:][np.isfinite(sd[1:])]
+    typical = float(np.median(others)) if others.size else np.nan
+    with np.errstate(invalid="ignore"):
+        crit = stats.t.ppf(1 - alpha / max(k - 1, 1), np.maximum(n - 1, 1))
+        would_go = (n >= 2) & (mean > crit * typical / np.sqrt(np.maximum(n, 1)))
+    by_spread = np.array(tied) & would_go & (np.arange(k) > 0)
+    return pd.DataFrame(
+        {
+            "variant": candidates,
+            "tied_with_best": tied,
+            "tied_by_spread": by_spread,
+            "best_diff_mean": mean,
+            "best_diff_sd": sd,
+            "best_diff_n": n,
+            "typical_diff_sd": typical,
+        }
+    )
+
+
+def ruled_out(loss: np.ndarray, i: int, alpha: float = ALPHA) -> bool:
+    """Is candidate i (a column of the seeds x candidates losses) worse than some other
+    candidate beyond the one-sided paired test of the module docstring?"""
+    k = loss.shape[1]
+    if k < 2:
+        return False
+    d = loss[:, [i]] - loss  # column j: loss_i - loss_j per seed (NaN: seed not shared)
+    n = np.isfinite(d).sum(axis=0)
+    enough = (n >= 2) & (np.arange(k) != i)
+    if not enough.any():
+        return False
+    d, n = d[:, enough], n[enough]
+    mean = np.nanmean(d, axis=0)
+    sd = np.sqrt(np.nansum((d - mean) ** 2, axis=0) / (n - 1))
+    margin = stats.t.ppf(1 - alpha / (k - 1), n - 1) * sd / np.sqrt(n)
+    return bool((mean > margin).any())
 
 
 def could_be_best(runs: pd.DataFrame, candidates: list[str], alpha: float = ALPHA) -> list[str]:
     """The candidates not ruled out as the lowest-loss variant (module docstring's rule)."""
-    k = len(candidates)
-    if k < 2:
-        return list(candidates)
-    ok = usable(runs[runs["variant"].isin(candidates)], LOSS)
-    wide = ok.pivot_table(index="seed", columns="variant", values=LOSS, aggfunc="first")
-    loss = wide.reindex(columns=candidates).to_numpy(float)  # seeds x candidates
-    keep = []
-    for i, name in enumerate(candidates):
-        d = loss[:, [i]] - loss  # column j: loss_i - loss_j per seed (NaN: seed not shared)
-        n = np.isfinite(d).sum(axis=0)
-        enough = (n >= 2) & (np.arange(k) != i)
-        if not enough.any():
-            keep.append(name)
-            continue
-        d, n = d[:, enough], n[enough]
-        mean = np.nanmean(d, axis=0)
-        sd = np.sqrt(np.nansum((d - mean) ** 2, axis=0) / (n - 1))
-        margin = stats.t.ppf(1 - alpha / (k - 1), n - 1) * sd / np.sqrt(n)
-        if not (mean > margin).any():
-            keep.append(name)
-    return keep
+    table = ties_with_best(runs, candidates, alpha)
+    return table.loc[table["tied_with_best"].astype(bool), "variant"].tolist()
 
 
 def failures(runs: pd.DataFrame) -> pd.DataFrame:

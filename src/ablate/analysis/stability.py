@@ -7,6 +7,7 @@ Components (per task and variant, over its seeds):
   collapse_rate     fraction with status collapsed (a collapsed layer in a run that did not
                     learn; probes/status.py defines collapse: every head of a layer below
                     the study's status.collapse_threshold at the last probe)
+  oom_rate          fraction with status oom (ran out of device memory: it did not finish)
   sharp_rate        fraction of runs that learned (status ok or unstable) with a collapsed
                     layer by that same definition: a warning (one sharp head is not one)
   loss_spikes       mean n_loss_spikes per run; grad_spikes: mean n_grad_spikes per run
@@ -18,7 +19,7 @@ Components (per task and variant, over its seeds):
                     (largest at the first probe, usually step 0 = init)
 
 Score (100 = no sign of trouble; every term is clipped to [0, 1] and counts 0 if undefined):
-  score = 100 - 100 * (diverged_rate + stalled_rate + collapse_rate)   did not train
+  score = 100 - 100 * (diverged + stalled + collapse + oom rates)     did not train
               -  30 * unstable_rate
               -  10 * sharp_rate
               -  10 * max(loss_spikes, grad_spikes) / status.max_spikes
@@ -30,6 +31,9 @@ Tier: A stable (score >= 90), B shaky (>= 75), C unstable (>= 50), D broken (< 5
 So one diverged seed in three (score <= 67) is at best C, two in three (<= 33) is D, and the
 five soft terms together (at most 50 points) can push a variant whose runs all end with status
 ok down to C, never to D.
+tier_reason names the term that cost the most points, with its value ("1 of 3 runs
+diverged", "seed spread 0.12 nats (cv 4.8%)"), so a tier below A says why beside it: a
+variant whose runs all end ok can still be C, and the reason says which warning moved it.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ def stability_table(
         row = {"task": task, "variant": variant} | components(group, growth, sharp, rules)
         row["score"] = stability_score(row)
         row["tier"] = tier(row["score"])
+        row["tier_reason"] = tier_reason(row)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -85,6 +90,7 @@ def components(runs: pd.DataFrame, growth: pd.Series, sharp: pd.Series, rules: S
         "stalled_rate": out["n_stalled"] / n,
         "unstable_rate": out["n_unstable"] / n,
         "collapse_rate": out["n_collapsed"] / n,
+        "oom_rate": out["n_oom"] / n,
         "sharp_rate": float((learned & sharp_layer).mean()),
         "loss_spikes": _mean(_num(runs, "n_loss_spikes")),
         "grad_spikes": _mean(_num(runs, "n_grad_spikes")),
@@ -98,20 +104,51 @@ def components(runs: pd.DataFrame, growth: pd.Series, sharp: pd.Series, rules: S
     return out
 
 
-def stability_score(c: dict) -> float:
-    """The score of the module docstring, from a components dict."""
+def penalties(c: dict) -> dict[str, float]:
+    """The points each term of the module docstring's score takes, from a components dict."""
     w = WEIGHTS
     spikes = np.nanmax([c["loss_spikes"], c["grad_spikes"], 0.0]) / max(c["max_spikes"], 1.0)
-    penalty = (
-        w["fail"] * (c["diverged_rate"] + c["stalled_rate"] + c["collapse_rate"])
-        + w["unstable"] * c["unstable_rate"]
-        + w["sharp"] * _unit(c.get("sharp_rate", np.nan))
-        + w["spikes"] * _unit(spikes)
-        + w["grad"] * _unit(np.log10(c["grad_ratio"]) - 1 if c["grad_ratio"] > 0 else np.nan)
-        + w["logit"] * _unit(np.log10(c["attn_logit_max"] / 10) if c["attn_logit_max"] > 0 else 0)
-        + w["spread"] * _unit(c["seed_cv"] / SPREAD_FULL)
-    )
-    return float(max(0.0, 100.0 - penalty))
+    failed = c["diverged_rate"] + c["stalled_rate"] + c["collapse_rate"] + c["oom_rate"]
+    return {
+        "fail": w["fail"] * failed,
+        "unstable": w["unstable"] * c["unstable_rate"],
+        "sharp": w["sharp"] * _unit(c.get("sharp_rate", np.nan)),
+        "spikes": w["spikes"] * _unit(spikes),
+        "grad": w["grad"] * _unit(np.log10(c["grad_ratio"]) - 1 if c["grad_ratio"] > 0 else np.nan),
+        "logit": w["logit"]
+        * _unit(np.log10(c["attn_logit_max"] / 10) if c["attn_logit_max"] > 0 else 0),
+        "spread": w["spread"] * _unit(c["seed_cv"] / SPREAD_FULL),
+    }
+
+
+def stability_score(c: dict) -> float:
+    """The score of the module docstring, from a components dict."""
+    return float(max(0.0, 100.0 - sum(penalties(c).values())))
+
+
+def tier_reason(c: dict) -> str:
+    """The term that cost the most points, in words with its value; '' when none cost any."""
+    cost = penalties(c)
+    term = max(cost, key=lambda k: cost[k])
+    if cost[term] <= 0:
+        return ""
+    n = c["n_runs"]
+    if term == "fail":
+        parts = [
+            f"{c[f'n_{s}']} of {n} runs {s}"
+            for s in statuses_where(failure=True, learned=False)
+            if c.get(f"n_{s}", 0)
+        ]
+        return "; ".join(parts) + f" (-{cost[term]:.0f})"
+    words = {
+        "unstable": f"{c['n_unstable']} of {n} runs unstable",
+        "sharp": f"sharp attention (a collapsed layer) in {c['sharp_rate']:.0%} of runs",
+        "spikes": f"{np.nanmax([c['loss_spikes'], c['grad_spikes']]):.1f} spikes per run",
+        "grad": f"max/median grad norm {c['grad_ratio']:.0f}x",
+        "logit": f"attention logits up to {c['attn_logit_max']:.0f}",
+        "spread": f"seed spread {c['seed_std']:.2g} nats (cv {c['seed_cv']:.1%})",
+    }
+    return f"{words[term]} (-{cost[term]:.0f})"
 
 
 def tier(score: float) -> str:

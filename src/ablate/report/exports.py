@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ablate.analysis.ranking import display_order
+from ablate.analysis.ranking import MARK, display_order
 from ablate.report.leaderboard import num
 
 PNG_SCALE = 1.0  # the SVG is the file to scale; the PNG is for slides and quick looks
@@ -54,28 +54,31 @@ def key_columns(board: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "task": r.task,
-                "rank": f"{r.rank}{'=' if r.tied_with_best and r.rank != 1 else ''}",
+                "rank": r.rank_label,
                 "variant": r.variant,
                 "val loss": f"{num(r.val_loss_mean)} [{num(r.val_loss_ci_lo)}, "
                 f"{num(r.val_loss_ci_hi)}]",
-                "diff": f"{num(r.val_loss_diff_mean, '+.4f')} [{num(r.val_loss_diff_ci_lo, '+.4f')}"
-                f", {num(r.val_loss_diff_ci_hi, '+.4f')}]"
+                "diff": f"{num(r.val_loss_diff_mean, '+.4f')} "
+                f"[{num(r.val_loss_diff_ci_lo_adj, '+.4f')}, "
+                f"{num(r.val_loss_diff_ci_hi_adj, '+.4f')}]"
                 if paired
                 else "",
                 "significant": paired and bool(r.val_loss_diff_significant),
                 "p adj": num(r.val_loss_diff_p_adj, ".2g") if paired else "",
                 "val acc": num(r.val_acc_mean, ".3f"),
                 "failed": f"{failed}/{r.n_runs}",
-                "tier": f"{r.tier} {r.tier_name}",
+                "tier": f"{r.tier} {r.tier_name}" + (f": {r.tier_reason}" if r.tier_reason else ""),
             }
         )
     return pd.DataFrame(rows)
 
 
 NOTE = (
-    "Val loss: seed mean [95% interval]. Δ: paired by seed against the baseline; * significant "
-    "after the multiple-comparison adjustment; p adj: adjusted p-value. '=' after a rank: "
-    "cannot be told apart from the best. Failed: runs whose status is not ok."
+    "Rows in leaderboard order (failure rate, then mean val loss). Val loss: seed mean [95% "
+    "interval]. Δ: paired by seed against the baseline [interval adjusted like p]; * "
+    "significant after the multiple-comparison adjustment; p adj: adjusted p-value. "
+    f"'{MARK}' after a position: cannot be ruled out as the best. Failed: runs whose status "
+    "is a failure. Tier: stability tier and the term that cost it the most points."
 )
 
 
@@ -114,7 +117,7 @@ def leaderboard_tex(board: pd.DataFrame, study: str) -> str:
             "\\centering\\small",
             f"\\caption{{{tex_escape(study)}, task {tex_escape(task)}: final validation loss. "
             "$\\Delta$: paired difference against the baseline, $^{*}$ significant after "
-            "adjustment; $=$: tied with the best.}",
+            "adjustment; $\\approx$: cannot be ruled out as the best.}",
             "\\begin{tabular}{rllllrrl}",
             "\\toprule",
             "\\# & variant & val loss [95\\% CI] & $\\Delta$ vs baseline & "
@@ -122,7 +125,7 @@ def leaderboard_tex(board: pd.DataFrame, study: str) -> str:
             "\\midrule",
         ]
         for r in t.to_dict("records"):
-            rank = tex_escape(r["rank"]).replace("=", "$=$")
+            rank = tex_escape(r["rank"]).replace(MARK, "$\\approx$")
             diff = tex_escape(r["diff"]) + ("$^{*}$" if r["significant"] else "")
             cells = [
                 rank,

@@ -1,60 +1,33 @@
 """Findings: the sentences at the top of each task, generated from the analysis tables.
 
-Each sentence restates numbers from the tables and nothing else:
-  - the variant ranked first, and which others are tied with it (leaderboard.tied_with_best);
+Each sentence restates numbers from the tables and nothing else, in the leaderboard's order:
+  - the first row (the lowest mean val loss among the variants that fail least), a variant
+    with a lower mean but more failures, the variants that cannot be ruled out as the best
+    (leaderboard.tied_with_best, a mark, never a re-sort), and those among them only
+    because their seeds disagree (leaderboard.tied_by_spread, with the spreads);
   - the paired differences against the baseline that are significant after the
-    multiple-comparison adjustment (seeds.diff_significant): improvements first, then the
-    largest harms, at most MAX_DIFFS spelled out (the rest counted), as "lowers/raises val loss by
-    |mean diff| [interval] nats against the baseline (its value of the changed keys)", with
-    k/n: on how many of the n paired seeds the difference has the sign of the mean, the
-    adjusted p-value and the effect size; when none is significant, it says so and gives the
-    smallest adjusted p-value; a significant val accuracy difference is added only for a
-    variant whose val loss difference is not significant;
+    multiple-comparison adjustment, each with its adjusted interval (difference_findings.py);
   - per failure status, which variants failed on how many of their seeds, with one reason;
   - each scaling family's law and extrapolation when the law is identified, otherwise
     "not identifiable" and no number;
-  - per factorial grid, the largest main effects and interactions whose interval excludes
-    zero, or that none does;
+  - per factorial grid, the main effects and interactions significant after Holm's
+    adjustment across the grid's terms, with adjusted intervals, or that none is;
   - length generalisation: the baseline's loss at each evaluated multiple of the training
-    length and the variant with the lowest mean loss at the longest (finite losses only).
+    length, with intervals, and the variant with the lowest mean loss at the longest, with
+    its interval and how many variants were evaluated there.
 Intervals are printed with enough decimals to show their width (2 to 4).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
-from ablate.analysis.load import METRICS, spec_values
 from ablate.analysis.ranking import display_order
-from ablate.analysis.seeds import usable
 from ablate.probes.status import statuses_where
+from ablate.report.difference_findings import effect_sentences, interval, p_text
 
 MAX_EFFECTS = 3  # factorial terms named per grid
-MAX_DIFFS = 6  # differences against the baseline spelled out; the rest are counted
-UNITS = {"val_loss": "nats", "val_acc": ""}
-WORDS = {"val_loss": "val loss", "val_acc": "val accuracy"}
-
-
-def decimals(lo: float, hi: float) -> int:
-    width = abs(hi - lo)
-    if not math.isfinite(width) or width == 0:
-        return 2
-    return min(4, max(2, -math.floor(math.log10(width))))
-
-
-def interval(value: float, lo: float, hi: float) -> str:
-    """'0.30 [0.29, 0.31]': decimals enough to show the interval's width."""
-    d = decimals(lo, hi)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f"{value:.{d}f} (no interval)"
-    return f"{value:.{d}f} [{lo:.{d}f}, {hi:.{d}f}]"
-
-
-def p_text(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.2g}"
 
 
 def task_findings(t: dict[str, pd.DataFrame], reference: str) -> list[str]:
@@ -69,96 +42,43 @@ def task_findings(t: dict[str, pd.DataFrame], reference: str) -> list[str]:
 
 
 def best_sentence(board: pd.DataFrame) -> list[str]:
+    """The first row (position 1: the lowest mean among the variants that fail least), the
+    variants that cannot be ruled out as the best, and those among them only because their
+    seeds disagree; a variant with a lower mean but more failures is named too."""
     if board.empty:
         return []
     board = display_order(board)
     best = board.iloc[0]
     loss = interval(best["val_loss_mean"], best["val_loss_ci_lo"], best["val_loss_ci_hi"])
-    text = f"Ranked first: {best['variant']} (val loss {loss})."
-    tied = board[board["tied_with_best"] & (board["variant"] != best["variant"])]
+    fails = f", {best['failure_rate']:.0%} of its runs failed" if best["failure_rate"] else ""
+    text = f"Lowest mean val loss: {best['variant']} ({loss}{fails})."
+    lower = board[
+        (board["val_loss_mean"].astype(float) < float(best["val_loss_mean"]))
+        & (board["failure_rate"] > best["failure_rate"])
+    ]
+    for r in lower.itertuples(index=False):
+        text += (
+            f" {r.variant} has a lower mean ({r.val_loss_mean:.3f}) but {r.failure_rate:.0%} "
+            "of its runs failed, so it is listed below."
+        )
+    tied = board[board["tied_with_best"].astype(bool) & (board["position"] > 1)]
     if len(board) > 1:
         if tied.empty:
-            text += " No other variant is tied with it."
+            text += " Every other variant is ruled out as the best (MCB)."
         else:
-            names = ", ".join(tied["variant"])
-            text += f" Cannot be told apart from it ({len(tied)}): {names}."
-    return [text]
-
-
-def effect_sentences(seeds: pd.DataFrame, runs: pd.DataFrame, reference: str) -> list[str]:
-    """Val loss differences first (improvements, then the largest harms), at most
-    MAX_DIFFS; then val accuracy differences of variants whose loss difference is not
-    significant (the others' accuracy moves with their loss)."""
-    rows = seeds[seeds["variant"] != reference]
-    loss = rows[rows["metric"] == "val_loss"]
-    tested = loss[loss["n_pairs"] >= 2]
-    if loss.empty:
-        return ["Only the baseline ran in this task: nothing to compare."]
-    if tested.empty:
-        return [f"No variant has two seeds paired with {reference}: no difference is tested."]
-    hits = tested[tested["diff_significant"].astype(bool)]
-    if hits.empty:
-        low = tested.sort_values("diff_p_adj").iloc[0]
-        out = [
-            f"No variant's val loss differs significantly from {reference}'s after adjusting "
-            f"for {len(tested)} comparisons (smallest adjusted p {p_text(low['diff_p_adj'])}, "
-            f"{low['variant']})."
-        ]
-    else:
-        better = hits[hits["diff_mean"] < 0].sort_values("diff_mean")
-        worse = hits[hits["diff_mean"] >= 0].sort_values("diff_mean", ascending=False)
-        ordered = pd.concat([better, worse])
-        out = [
-            _effect(r, "val_loss", runs, reference) for r in ordered.head(MAX_DIFFS).itertuples()
-        ]
-        if len(ordered) > MAX_DIFFS:
-            out.append(
-                f"{len(ordered) - MAX_DIFFS} more variants differ significantly in val loss "
-                "(marked * in the leaderboard)."
+            names = ", ".join(
+                f"{r.variant} {r.val_loss_mean:.3f}" for r in tied.itertuples(index=False)
             )
-    acc = rows[(rows["metric"] == "val_acc") & (rows["n_pairs"] >= 2)]
-    acc = acc[acc["diff_significant"].astype(bool) & ~acc["variant"].isin(hits["variant"])]
-    out += [_effect(r, "val_acc", runs, reference) for r in acc.itertuples(index=False)]
+            text += f" Cannot be ruled out as the best (MCB, {len(tied)}): {names}."
+    out = [text]
+    for r in tied[tied["tied_by_spread"].astype(bool)].itertuples(index=False):
+        out.append(
+            f"{r.variant} is among them only because its seeds disagree: its paired "
+            f"difference from {best['variant']} is {r.best_diff_mean:+.3f} nats with sd "
+            f"{r.best_diff_sd:.3f} over {int(r.best_diff_n)} seeds, against a median sd of "
+            f"{r.typical_diff_sd:.3f} for the other candidates."
+        )
     return out
-
-
-def _effect(r, metric: str, runs: pd.DataFrame, reference: str) -> str:
-    verb = "lowers" if r.diff_mean < 0 else "raises"
-    size = interval(abs(r.diff_mean), *sorted((abs(r.diff_ci_lo), abs(r.diff_ci_hi))))
-    if r.diff_ci_lo < 0 < r.diff_ci_hi:  # significant by p but the interval spans 0
-        size = interval(abs(r.diff_mean), r.diff_ci_lo, r.diff_ci_hi)
-    unit = f" {UNITS[metric]}" if UNITS[metric] else ""
-    against = _baseline_values(runs, r.variant, reference)
-    agree, n = sign_agreement(runs, r.variant, reference, METRICS[metric])
-    return (
-        f"{r.variant} {verb} {WORDS[metric]} by {size}{unit} against {against}, "
-        f"{agree}/{n} seeds (adjusted p {p_text(r.diff_p_adj)}, effect size "
-        f"{r.diff_effect:.2g})."
-    )
-
-
-def _baseline_values(runs: pd.DataFrame, variant: str, reference: str) -> str:
-    """'baseline (model.pos=learned)': the reference's values of the keys the variant sets."""
-    mine, ref = runs[runs["variant"] == variant], runs[runs["variant"] == reference]
-    if mine.empty or ref.empty:
-        return reference
-    (spec,), (ref_spec,) = spec_values(mine.iloc[:1]), spec_values(ref.iloc[:1])
-    keys = [k for k in spec if spec[k] != ref_spec[k]]  # the keys the variant sets
-    if not keys:
-        return reference
-    values = ", ".join(f"{k}={ref_spec[k]}" for k in keys)
-    return f"{reference} ({values})"
-
-
-def sign_agreement(runs: pd.DataFrame, variant: str, reference: str, column: str):
-    """(k, n): the n seeds both variants finished, k of them with the mean's sign."""
-    a = usable(runs[runs["variant"] == variant], column)[["seed", column]]
-    b = usable(runs[runs["variant"] == reference], column)[["seed", column]]
-    pairs = a.merge(b, on="seed", suffixes=("_v", "_r"))
-    diff = (pairs[f"{column}_v"] - pairs[f"{column}_r"]).to_numpy(float)
-    if diff.size == 0:
-        return 0, 0
-    return int((np.sign(diff) == np.sign(diff.mean())).sum()), int(diff.size)
 
 
 def failure_sentences(runs: pd.DataFrame) -> list[str]:
@@ -205,44 +125,57 @@ def scaling_sentences(fits: pd.DataFrame) -> list[str]:
 
 
 def factorial_sentences(effects: pd.DataFrame) -> list[str]:
+    """Per grid, the terms significant after Holm's adjustment across the grid's terms,
+    with their adjusted intervals (the same family as the p-value)."""
     out = []
     for grid, g in effects.groupby("grid", sort=True):
-        clear = g[(g["ci_lo"] > 0) | (g["ci_hi"] < 0)]
+        clear = g[g["significant"].astype(bool)]
         if clear.empty:
             out.append(
                 f"Grid {grid}: no main effect or interaction on val loss is distinguishable "
-                f"from zero (all {len(g)} intervals include 0)."
+                f"from zero after adjusting across its {len(g)} terms."
             )
             continue
         top = clear.reindex(clear["effect"].abs().sort_values(ascending=False).index)
         terms = "; ".join(
-            f"{r.term} {interval(r.effect, r.ci_lo, r.ci_hi)}"
+            f"{r.term} {interval(r.effect, r.ci_lo_adj, r.ci_hi_adj)} (adjusted p "
+            f"{p_text(r.p_adj)})"
             for r in top.head(MAX_EFFECTS).itertuples(index=False)
         )
         out.append(
-            f"Grid {grid}: {len(clear)} of {len(g)} effects on val loss have an interval "
-            f"excluding 0; the largest (nats): {terms}."
+            f"Grid {grid}: {len(clear)} of {len(g)} effects on val loss are significant after "
+            f"adjusting across the grid's terms; the largest (nats, adjusted intervals): {terms}."
         )
     return out
 
 
 def length_sentences(length: pd.DataFrame, reference: str) -> list[str]:
+    """The reference variant's loss at each evaluated multiple, and the lowest mean at the
+    longest with its interval, saying how many variants were evaluated there."""
     if length.empty or length["multiple"].max() <= 1:
         return []
     longest = length["multiple"].max()
+    variants = length["variant"].nunique()
     length = length[np.isfinite(length["loss_mean"].astype(float))]
     if length.empty:
         return []
     ref = length[length["variant"] == reference].sort_values("multiple")
-    far = length[(length["multiple"] == longest) & np.isfinite(length["loss_mean"])]
+    far = length[length["multiple"] == longest]
     parts = []
     if not ref.empty:
-        losses = ", ".join(f"{r.loss_mean:.3f} at {r.multiple}×" for r in ref.itertuples())
+        losses = ", ".join(
+            f"{interval(r.loss_mean, r.loss_ci_lo, r.loss_ci_hi)} at {r.multiple:g}×"
+            for r in ref.itertuples()
+        )
         parts.append(f"{reference}'s val loss is {losses} the training length")
     if not far.empty:
         best = far.sort_values(["loss_mean", "variant"]).iloc[0]
+        skipped = variants - far["variant"].nunique()
+        missing = f"; {skipped} without a finite loss there are left out" if skipped else ""
         parts.append(
-            f"lowest mean at {longest}×: {best['variant']} "
-            f"({interval(best['loss_mean'], best['loss_ci_lo'], best['loss_ci_hi'])})"
+            f"lowest mean at {longest:g}× among the {far['variant'].nunique()} variants "
+            f"evaluated there{missing}: {best['variant']} "
+            f"({interval(best['loss_mean'], best['loss_ci_lo'], best['loss_ci_hi'])}; "
+            "intervals of different variants are not a test of their difference)"
         )
     return ["Length generalisation: " + "; ".join(parts) + "."] if parts else []

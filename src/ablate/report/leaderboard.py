@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from ablate.analysis.ranking import display_order
+from ablate.analysis.ranking import MARK, display_order
 
 TIER_COLORS = {"A": "#1a7f37", "B": "#9a6700", "C": "#bc4c00", "D": "#cf222e"}
 STATUS_COLORS = {  # a badge colour for each status of probes/status.py STATUSES
@@ -46,18 +46,18 @@ def sort_key(x) -> str:
 
 
 HEADERS = [
-    ("#", "rank within the task (see Methods); '=': cannot be told apart from the best"),
+    ("#", f"position in the task's order (see Methods); {MARK}: cannot be ruled out as the best"),
     ("variant", "variant name (hover: the keys it changes)"),
     ("val loss [95% CI]", "final val loss: seed mean and its interval (see Methods)"),
     (
         "Δ vs baseline",
-        "paired by seed: mean(variant - baseline) [interval]; * significant "
-        "after the multiple-comparison adjustment",
+        "paired by seed: mean(variant - baseline) [interval adjusted like p: it excludes 0 "
+        "exactly when * marks it significant after the multiple-comparison adjustment]",
     ),
     ("p adj", "adjusted p-value of the paired difference"),
     ("val acc", "final val token accuracy, seed mean"),
     ("runs", "run status counts over seeds"),
-    ("tier", "stability tier (hover: score 0-100), see Methods"),
+    ("tier", "stability tier (hover: score 0-100) and what cost it the most, see Methods"),
     ("", "everything else behind the rank"),
 ]
 
@@ -74,15 +74,18 @@ def leaderboard_rows(board: pd.DataFrame) -> list[dict]:
         paired = bool(r.val_loss_n_pairs)
         rows.append(
             {
-                "rank": int(r.rank),
-                "tied": bool(r.tied_with_best) and r.rank != 1,
+                "position": int(r.position),
+                "rank_label": r.rank_label,
+                "tied": bool(r.mark),
+                "tied_by_spread": bool(r.tied_by_spread),
                 "variant": r.variant,
                 "overrides": overrides or "the baseline",
                 "loss": f"{num(r.val_loss_mean)} [{num(r.val_loss_ci_lo)}, "
                 f"{num(r.val_loss_ci_hi)}]",
                 "loss_sort": sort_key(r.val_loss_mean),
-                "diff": f"{num(r.val_loss_diff_mean, '+.4f')} [{num(r.val_loss_diff_ci_lo, '+.4f')}"
-                f", {num(r.val_loss_diff_ci_hi, '+.4f')}]"
+                "diff": f"{num(r.val_loss_diff_mean, '+.4f')} "
+                f"[{num(r.val_loss_diff_ci_lo_adj, '+.4f')}, "
+                f"{num(r.val_loss_diff_ci_hi_adj, '+.4f')}]"
                 if paired
                 else "—",
                 "diff_sort": sort_key(r.val_loss_diff_mean) if paired else "",
@@ -94,6 +97,7 @@ def leaderboard_rows(board: pd.DataFrame) -> list[dict]:
                 "statuses": statuses,
                 "failure_sort": sort_key(r.failure_rate),
                 "tier": f"{r.tier} {r.tier_name}",
+                "tier_reason": r.tier_reason,
                 "tier_color": TIER_COLORS.get(r.tier, OTHER_COLOR),
                 "score": f"{r.score:.1f}",
                 "details": details(r, overrides),
@@ -112,12 +116,24 @@ def details(r, overrides: str) -> list[tuple[str, str]]:
         ("effect size", num(r.val_loss_diff_effect, ".2f")),
         ("p (unadjusted)", num(r.val_loss_diff_p, ".2g")),
         (
+            "Δ, unadjusted interval",
+            f"[{num(r.val_loss_diff_ci_lo, '+.4f')}, {num(r.val_loss_diff_ci_hi, '+.4f')}]",
+        ),
+        (
+            "Δ from the best (paired)",
+            f"{num(r.best_diff_mean, '+.4f')}, sd {num(r.best_diff_sd)} over "
+            f"{num(r.best_diff_n, '.0f')} seeds (candidates' median sd {num(r.typical_diff_sd)})",
+        ),
+        (
             "val acc [95% CI]",
             f"{num(r.val_acc_mean, '.3f')} [{num(r.val_acc_ci_lo, '.3f')}, "
             f"{num(r.val_acc_ci_hi, '.3f')}]",
         ),
         ("stability score", f"{r.score:.1f} (tier {r.tier} {r.tier_name})"),
-        ("diverged / stalled", f"{pct(r.diverged_rate)} / {pct(r.stalled_rate)}"),
+        (
+            "diverged / stalled / oom",
+            f"{pct(r.diverged_rate)} / {pct(r.stalled_rate)} / {pct(r.oom_rate)}",
+        ),
         ("unstable / collapse", f"{pct(r.unstable_rate)} / {pct(r.collapse_rate)}"),
         ("loss / grad spikes", f"{num(r.loss_spikes, '.1f')} / {num(r.grad_spikes, '.1f')}"),
         ("grad max/median", num(r.grad_ratio, ".1f")),

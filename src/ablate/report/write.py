@@ -33,7 +33,7 @@ METHODS = [
     importlib.import_module(f"ablate.analysis.{m.name}")
     for m in sorted(pkgutil.iter_modules(ablate.analysis.__path__), key=lambda m: m.name)
     if m.name not in HELPERS
-] + [findings, panels]
+] + [findings, difference_findings, panels]
 
 
 def write_report(
