@@ -12,7 +12,7 @@ TORCH ?= torch==2.13.0
 
 $(BIN)/ablate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check $(TORCH) -e '.[test,slurm]'
+	$(BIN)/pip install -q --disable-pip-version-check $(TORCH) -e '.[test,slurm,tensorboard]'
 	touch $(BIN)/ablate
 
 setup: $(BIN)/ablate

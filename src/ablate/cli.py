@@ -8,6 +8,7 @@
     ablate collect --manifest M --runs DIR --out DIR           per-run -> study tables
     ablate analyse --study-dir DIR                             study tables -> analysis tables
     ablate report  --study-dir DIR --out HTML                  analysis -> HTML report
+    ablate tensorboard STUDY_DIR --out DIR                     study tables -> TensorBoard runs
 
 Heavy imports (torch, pandas) happen inside each subcommand, so ``ablate expand`` is fast.
 """
@@ -124,6 +125,19 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_tensorboard(args) -> int:
+    from ablate.analysis.load import StudyError
+    from ablate.report.tensorboard_export import MissingExtra, export_tensorboard
+
+    try:
+        folders = export_tensorboard(args.study_dir, args.out)
+    except (MissingExtra, StudyError) as error:  # no extra, or no study: say so, no traceback
+        print(f"ablate tensorboard: {error}", file=sys.stderr)
+        return 1
+    _log(f"{len(folders)} runs written to {args.out}; view them: tensorboard --logdir {args.out}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -199,6 +213,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--study-dir", required=True)
     r.add_argument("--out", required=True)
     r.set_defaults(func=cmd_report)
+    b = sub.add_parser("tensorboard", help="write a study's per-step scalars for TensorBoard")
+    b.add_argument("study_dir", metavar="STUDY_DIR", help="results/<study>/")
+    b.add_argument("--out", required=True, help="TensorBoard's --logdir (its run folders replaced)")
+    b.set_defaults(func=cmd_tensorboard)
     return p
 
 

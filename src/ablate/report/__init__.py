@@ -9,9 +9,12 @@ with the command that rewrites it); renders templates/ with Jinja2 and draws wit
 Vega inlined once (page.py). Each task starts with its findings (findings.py), then its
 leaderboard and small multiples (panels.py, sections.py); write.py assembles the page. The
 exports (exports.py) go to a folder named like the page without its suffix.
+tensorboard_export.py writes the study tables' per-step scalars as TensorBoard runs
+(``ablate tensorboard``; the optional tensorboard package, imported only when it runs).
 
 Takes in: results/<study>/ and its analysis/. Gives out: reports/<study>.html and
-reports/<study>/ (leaderboard as Markdown, LaTeX, CSV; every chart as SVG and PNG).
+reports/<study>/ (leaderboard as Markdown, LaTeX, CSV; every chart as SVG and PNG);
+on request, TensorBoard event files, one folder per run.
 
 Imports from ablate: analysis, store, probes (probes.status).
 Torch: never.
