@@ -10,6 +10,7 @@ import pytest
 from fake_study import fake_runs, run_row
 
 from ablate.analysis.effects import effects
+from ablate.analysis.inference import holm
 from ablate.analysis.length import length_table
 
 # cell means: placement +0.30 (post), lr +0.10 (0.01), +0.15 more for post at lr 0.01
@@ -59,6 +60,12 @@ def test_effects_are_recovered_with_intervals_and_ranked_by_size():
     # 24 runs; 1 intercept + 3 main + 3 interactions + 2 seed blocks = 9 parameters
     assert (table["n_runs"] == 24).all() and (table["df"] == 24 - 9).all()
     assert set(table["grid"]) == {"g"} and len(table) == 6
+    # one family: Holm over the grid's 6 terms; each 2-level term is one contrast, whose
+    # t-test is the F-test, so the adjusted interval excludes 0 exactly when significant
+    assert table["p_adj"].to_numpy() == pytest.approx(holm(table["p_value"].to_numpy()))
+    assert (table["significant"] == (table["ci_lo_adj"] > 0)).all()
+    assert (table["ci_lo_adj"] < table["ci_lo"]).all() and (table["n_contrasts"] == 1).all()
+    assert list(table.loc[list(TRUE), "significant"]) == [True] * 3
 
 
 def test_effect_intervals_cover_and_null_terms_are_rarely_significant():
@@ -76,7 +83,7 @@ def test_effect_intervals_cover_and_null_terms_are_rarely_significant():
     assert ((np.array(null_p) < 0.05).mean(axis=0) <= 0.10).all()
 
 
-def test_length_table_per_multiple_with_t_interval_and_skipped_lengths():
+def test_length_table_per_multiple_with_bounded_interval_and_skipped_lengths():
     rows = [run_row("baseline", s, {"data.seq_len": 32}) for s in range(3)]
     rows.append(run_row("baseline", 3, {"data.seq_len": 32}, status="diverged"))
     runs = fake_runs(rows)
@@ -93,7 +100,12 @@ def test_length_table_per_multiple_with_t_interval_and_skipped_lengths():
     two = table.loc[(2.0, "loss")]
     assert two["n"] == 3 and two["seq_len"] == 64  # diverged run left out, last step only
     assert two["mean"] == pytest.approx(2.1)
+    # analysis/inference.py: the hull of the t-interval (cut at 0) and the t-interval of
+    # z = log(x + c), c = 0.5 * mean, mapped back. Low noise: the log's end is the higher one
     half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(3)
-    assert (two["ci_lo"], two["ci_hi"]) == pytest.approx((2.1 - half, 2.1 + half))
+    z = np.log(np.array([2.0, 2.1, 2.2]) + 1.05)
+    z_hi = z.mean() + 4.302652729911275 * z.std(ddof=1) / np.sqrt(3)
+    assert (two["ci_lo"], two["ci_hi"]) == pytest.approx((2.1 - half, np.exp(z_hi) - 1.05))
+    assert 0 < two["ci_hi"] - (2.1 + half) < half**2 / (3 * 2.1)  # the curvature: ~ h^2 / 3m
     assert table.loc[(4.0, "loss"), "n"] == 0 and table.loc[(4.0, "loss"), "n_skipped"] == 3
     assert table.loc[(1.0, "token_acc"), "mean"] == 0.5

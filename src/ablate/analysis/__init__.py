@@ -5,7 +5,7 @@
 
 Reads only the study tables (runs, probes, evals), so it reruns on old results without
 training. Each table has its own module, whose docstring states the rule it computes:
-  seeds            seeds.py           mean, t-interval; paired t-test vs baseline, Holm
+  seeds            seeds.py           mean, interval in range; paired t-test vs baseline, Holm
   stability        stability.py       components, score and tier
   lr_sensitivity   lr_sensitivity.py  Wortsman et al. 2023 LR sensitivity per LR family
   lr_curves                           loss against lr per family

@@ -15,12 +15,20 @@ interactions stay in the residual. From it:
                             difference of differences)
 `effect` is that difference in nats, >= 0 (`detail` says which levels: the change that
 raises the loss, and for an interaction where it raises it more);
-ci_lo/ci_hi its 95 % t-interval from the model's standard error with the residual degrees
-of freedom `df`, widened by Bonferroni over the contrasts the largest was chosen from (so
-it covers the chosen one, not only a pre-declared one); `p_value` the term's F-test
-(type III with sum coding, equal to type II in a balanced grid). Rows are ranked per
-(task, grid) by effect, largest first. With no residual degrees of freedom (one seed and
-a saturated model) intervals and p are NaN.
+`se` its standard error from the model, with the residual degrees of freedom `df`;
+ci_lo/ci_hi its 95 % t-interval, widened by Bonferroni over the `n_contrasts` contrasts the
+largest was chosen from (so it covers the chosen one, not only a pre-declared one);
+`p_value` the term's F-test (type III with sum coding, equal to type II in a balanced
+grid). A grid tests all its terms at once, so they are one family: `p_adj` is Holm's
+adjustment of p_value over the grid's terms (per task), `significant` is p_adj < 0.05, and
+ci_lo_adj/ci_hi_adj the interval above at the level of the term's step of Holm's step-down
+(inference.holm_levels): effect +- t(1 - a_j / (2 n_contrasts), df) * se. For a 2-level
+key, and any interaction of two, there is one contrast and the F-test is its t-test, so
+"significant" and "ci_lo_adj > 0" agree exactly; with more levels the F-test tests every
+contrast at once and the two can differ near the threshold. Read the unadjusted ci and p
+only for a term chosen before the study. Rows are ranked per (task, grid) by effect,
+largest first. With no residual degrees of freedom (one seed and a saturated model)
+intervals and p are NaN.
 For one-factor ablations the paired differences of the seeds table are the effects.
 """
 
@@ -34,14 +42,15 @@ import statsmodels.api as sm
 from patsy import dmatrices, dmatrix
 from scipy import stats
 
-from ablate.analysis.inference import LEVEL
+from ablate.analysis.inference import ALPHA, holm, holm_levels
 from ablate.analysis.load import LOSS, SEED_KEYS
 from ablate.analysis.seeds import usable
 from ablate.store.tables import SPEC_COLUMNS
 
 COLUMNS = [
-    *("task", "grid", "term", "order", "effect", "detail", "ci_lo", "ci_hi"),
-    *("p_value", "df", "n_runs"),
+    *("task", "grid", "term", "order", "effect", "detail", "se", "n_contrasts"),
+    *("ci_lo", "ci_hi", "p_value", "p_adj", "significant", "ci_lo_adj", "ci_hi_adj"),
+    *("df", "n_runs"),
 ]
 
 
@@ -52,9 +61,27 @@ def effects(runs: pd.DataFrame) -> pd.DataFrame:
         if len(keys) < 2:
             continue
         rows += grid_effects(usable(group, LOSS), keys, task=task, grid=grid)
-    table = pd.DataFrame(rows, columns=COLUMNS)
+    table = adjust_across_terms(pd.DataFrame(rows, columns=COLUMNS))
     table = table.sort_values(["task", "grid", "effect"], ascending=[True, True, False])
     return table.reset_index(drop=True)
+
+
+def adjust_across_terms(table: pd.DataFrame) -> pd.DataFrame:
+    """p_adj, significant, ci_lo_adj and ci_hi_adj: Holm over each (task, grid)'s terms."""
+    table = table.copy()
+    family = table.groupby(["task", "grid"], sort=False)["p_value"]
+    table["p_adj"] = family.transform(holm).astype(float)
+    table["significant"] = (table["p_adj"] < ALPHA).to_numpy(bool)
+    a = family.transform(holm_levels).to_numpy(float)
+    df = table["df"].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        q = np.where(
+            df > 0, stats.t.ppf(1 - a / (2 * table["n_contrasts"]), np.fmax(df, 1)), np.nan
+        )
+    half = q * table["se"].to_numpy(float)
+    table["ci_lo_adj"] = table["effect"] - half
+    table["ci_hi_adj"] = table["effect"] + half
+    return table
 
 
 def grid_keys(group: pd.DataFrame) -> list[str]:
@@ -128,7 +155,8 @@ def _cell_rows(info, data: pd.DataFrame, names: list[str], levels: dict) -> dict
 
 
 def _largest(fit, contrasts: list, df: float) -> dict:
-    """The contrast with the largest estimate, with a Bonferroni-widened t-interval."""
+    """The contrast with the largest estimate, its standard error and Bonferroni-widened
+    t-interval."""
     values = [float(vec @ fit.params.to_numpy()) for _, _, vec in contrasts]
     k = int(np.argmax(values))
     lo_level, hi_level, vec = contrasts[k]
@@ -137,11 +165,19 @@ def _largest(fit, contrasts: list, df: float) -> dict:
     n_compared = max(1, len(contrasts) // 2)
     if df > 0:
         se = float(np.sqrt(vec @ fit.cov_params().to_numpy() @ vec))
-        half = stats.t.ppf(1 - (1 - LEVEL) / (2 * n_compared), df) * se
+        half = stats.t.ppf(1 - ALPHA / (2 * n_compared), df) * se
         lo, hi = effect - half, effect + half
     else:
-        lo = hi = np.nan
-    return {"effect": effect, "ci_lo": lo, "ci_hi": hi, "lo_level": lo_level, "hi_level": hi_level}
+        se = lo = hi = np.nan
+    return {
+        "effect": effect,
+        "se": se,
+        "n_contrasts": n_compared,
+        "ci_lo": lo,
+        "ci_hi": hi,
+        "lo_level": lo_level,
+        "hi_level": hi_level,
+    }
 
 
 def _term_p(fit, info, term: str, df: float) -> float:

@@ -5,7 +5,8 @@ evaluated step (evals table, split 'val'), at every seq_len it evaluated. `multi
 seq_len / the run's training length (data.seq_len), so 1 is the training length and 2, 4
 are data.eval_multipliers. For metric loss (nats per scored token) and token_acc (fraction
 of scored tokens predicted exactly): n (runs with a finite value), mean and the 95 %
-Student-t interval of the mean over seeds (analysis/inference.py; NaN below 2 runs).
+interval of the mean over seeds, inside the metric's range (analysis/inference.py
+bounded_interval, ranges in analysis/load.py BOUNDS; NaN below 2 runs).
 Diverged runs are left out (their last evaluation is where they stopped); an evaluation
 skipped because the length exceeds the model's context has a NaN value and is counted in
 n_skipped, not in n.
@@ -16,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ablate.analysis.inference import t_interval
+from ablate.analysis.inference import bounded_interval
+from ablate.analysis.load import BOUNDS
 from ablate.probes.status import statuses_where
 
 EVAL_METRICS = ("loss", "token_acc")  # columns of evals.parquet
@@ -42,7 +44,7 @@ def length_table(runs: pd.DataFrame, evals: pd.DataFrame) -> pd.DataFrame:
         for metric in EVAL_METRICS:
             values = pd.to_numeric(group[metric], errors="coerce").to_numpy(float)
             finite = values[np.isfinite(values)]
-            lo, hi = t_interval(finite)
+            lo, hi = bounded_interval(finite, BOUNDS[metric])
             rows.append(
                 {
                     "task": task,

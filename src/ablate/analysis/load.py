@@ -23,6 +23,20 @@ SEED_KEYS = ("seed", "data_seed")
 # runs.parquet (tables.SUMMARY). The loss is the one the leaderboard orders by.
 METRICS = {"val_loss": "final_val_loss", "val_acc": "final_val_acc"}
 LOSS = METRICS["val_loss"]
+# The range of every metric whose mean gets an interval, stated once: [low, high], keyed by
+# its name in the analysis tables (the seeds table's METRICS; the length table's, which are
+# evals.parquet columns; the positive run summaries). Intervals of a mean stay inside it
+# (inference.bounded_interval); differences of two values are unbounded (t_interval).
+INF = float("inf")
+BOUNDS = {
+    "val_loss": (0.0, INF),  # nats per scored token: a cross-entropy
+    "val_acc": (0.0, 1.0),  # fraction of scored tokens predicted exactly
+    "loss": (0.0, INF),
+    "token_acc": (0.0, 1.0),
+    "max_grad_norm": (0.0, INF),
+    "median_grad_norm": (0.0, INF),
+    "final_attn_logit_max": (0.0, INF),  # largest q.k / sqrt(d_h): positive in practice
+}
 
 
 class StudyError(ValueError):

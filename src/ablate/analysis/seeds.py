@@ -1,19 +1,22 @@
 """Across seeds: how good is a variant, and is it really different from the baseline?
 
 Per task and variant, for final_val_loss and final_val_acc: n_runs (all runs), n_used (the
-runs with a final value), mean, std (ddof=1), min, max and the 95 % Student-t interval of
-the mean, mean +- t(0.975, n-1) * std / sqrt(n) (analysis/inference.py: near-nominal
-coverage from n = 2; undefined below 2 runs). At n <= 3 it is always wider than the seeds'
-range.
+runs with a final value), mean, std (ddof=1), min, max and the 95 % interval of the mean
+(ci_lo, ci_hi): analysis/inference.py bounded_interval, inside the metric's range
+(analysis/load.py BOUNDS: a loss >= 0, an accuracy in [0, 1]) and never narrower there than
+the Student-t interval mean +- t(0.975, n-1) * std / sqrt(n); undefined below 2 runs.
 
 Then the paired difference against the task's reference variant (the baseline): runs are
 paired by seed, because seed s of every variant sees the same initialisation seed and data
 order, so the pairing removes the noise the two runs share. diff = variant - baseline per
-shared seed; diff_mean, its 95 % t-interval (diff_ci_lo, diff_ci_hi), the paired t-test's
+shared seed; diff_mean, its 95 % t-interval (diff_ci_lo, diff_ci_hi; a difference can
+have either sign, so on the raw scale), the paired t-test's
 two-sided p-value diff_p, the effect size diff_effect = mean / sd of the differences
 (Cohen's d_z), and the exact sign-flip p-value diff_p_signflip as a complement (it cannot
 go below 0.25 with 3 seeds). diff_p_adj is Holm's adjustment of diff_p over all of a task's
-comparisons of one metric, and diff_significant is diff_p_adj < 0.05. Holm, not
+comparisons of one metric, and diff_significant is diff_p_adj < 0.05; diff_ci_lo_adj,
+diff_ci_hi_adj is the t-interval at the level of that comparison's step of Holm's
+step-down (inference.holm_levels), which excludes 0 exactly when diff_significant. Holm, not
 Benjamini-Hochberg: a "significant" mark on a leaderboard is read as a claim about that one
 variant, so the chance of any false mark (family-wise error) is what must stay at 5 %, and
 Holm controls it whatever the dependence between comparisons (they share the baseline's
@@ -30,8 +33,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ablate.analysis.inference import ALPHA, holm, paired_t, sign_flip_p, t_interval
-from ablate.analysis.load import METRICS, reference_variant
+from ablate.analysis.inference import (
+    ALPHA,
+    bounded_interval,
+    holm,
+    holm_levels,
+    paired_t,
+    sign_flip_p,
+    t_interval,
+)
+from ablate.analysis.load import BOUNDS, METRICS, reference_variant
 from ablate.probes.status import statuses_where
 
 COLUMNS = [
@@ -56,6 +67,8 @@ COLUMNS = [
     "diff_p_signflip",
     "diff_p_adj",
     "diff_significant",
+    "diff_ci_lo_adj",
+    "diff_ci_hi_adj",
 ]
 NO_DIFF = {
     "n_pairs": 0,
@@ -76,29 +89,38 @@ def usable(runs: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def seed_stats(runs: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
-    rows = []
+    rows, diffs = [], []  # diffs: each row's paired differences (empty: none)
     for task, task_runs in runs.groupby("task", sort=True):
         reference = reference_variant(list(task_runs["variant"].unique()), baseline)
         ref_runs = task_runs[task_runs["variant"] == reference]
         for variant, var_runs in task_runs.groupby("variant", sort=True):
             for metric, column in METRICS.items():
                 row = {"task": task, "variant": variant, "metric": metric}
-                row |= summary(usable(var_runs, column)[column], n_runs=len(var_runs))
+                values = usable(var_runs, column)[column]
+                row |= summary(values, n_runs=len(var_runs), bounds=BOUNDS[metric])
                 row |= {"reference": reference}
                 # a difference with itself says nothing
                 same = variant == reference
-                row |= NO_DIFF if same else paired_difference(var_runs, ref_runs, column)
+                diff = np.array([]) if same else paired_values(var_runs, ref_runs, column)
+                row |= NO_DIFF if same else paired_difference(diff)
                 rows.append(row)
+                diffs.append(diff)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    adjusted = table.groupby(["task", "metric"], sort=False)["diff_p"].transform(holm)
-    table["diff_p_adj"] = adjusted.astype(float)
+    family = table.groupby(["task", "metric"], sort=False)["diff_p"]
+    table["diff_p_adj"] = family.transform(holm).astype(float)
     table["diff_significant"] = (table["diff_p_adj"] < ALPHA).to_numpy(bool)
+    levels = family.transform(holm_levels).to_numpy(float)
+    adjusted = [
+        t_interval(d, 1 - a) if np.isfinite(a) else (np.nan, np.nan)
+        for d, a in zip(diffs, levels, strict=True)
+    ]
+    table[["diff_ci_lo_adj", "diff_ci_hi_adj"]] = np.array(adjusted, dtype=float).reshape(-1, 2)
     return table
 
 
-def summary(values, n_runs: int) -> dict:
+def summary(values, n_runs: int, bounds) -> dict:
     x = np.asarray(values, dtype=float)
-    lo, hi = t_interval(x)
+    lo, hi = bounded_interval(x, bounds)
     return {
         "n_runs": n_runs,
         "n_used": int(x.size),
@@ -119,8 +141,8 @@ def paired_values(variant_runs: pd.DataFrame, ref_runs: pd.DataFrame, column: st
     return (pairs[f"{column}_v"].astype(float) - pairs[f"{column}_r"].astype(float)).to_numpy()
 
 
-def paired_difference(variant_runs: pd.DataFrame, ref_runs: pd.DataFrame, column: str) -> dict:
-    diff = paired_values(variant_runs, ref_runs, column)
+def paired_difference(diff: np.ndarray) -> dict:
+    """The paired statistics of the per-seed differences variant - reference."""
     lo, hi = t_interval(diff)
     p, effect = paired_t(diff)
     return {

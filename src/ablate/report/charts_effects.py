@@ -1,7 +1,8 @@
 """Which choices matter, and how far a variant carries beyond its training length.
 
 effects_chart: one factorial grid's main effects and two-way interactions on final val loss,
-largest first, each with its interval and a rule at zero. length_chart: small multiples
+largest first, each with its interval adjusted across the grid's terms (Holm, as the
+adjusted p: analysis/effects.py) and a rule at zero. length_chart: small multiples
 (report/panels.py) of val loss against the evaluated multiple of the training length.
 """
 
@@ -25,14 +26,15 @@ def effects_chart(effects: pd.DataFrame, grid: str) -> alt.LayerChart:
         alt.Tooltip("term:N"),
         alt.Tooltip("kind:N"),
         alt.Tooltip("effect:Q", title="effect (nats)", format="+.4f"),
-        alt.Tooltip("ci_lo:Q", title="interval low", format="+.4f"),
-        alt.Tooltip("ci_hi:Q", title="interval high", format="+.4f"),
+        alt.Tooltip("ci_lo_adj:Q", title="interval low (adjusted)", format="+.4f"),
+        alt.Tooltip("ci_hi_adj:Q", title="interval high (adjusted)", format="+.4f"),
         alt.Tooltip("p_value:Q", title="p", format=".2g"),
+        alt.Tooltip("p_adj:Q", title="p adjusted", format=".2g"),
     ]
     color = alt.Color("kind:N", title=None, scale=alt.Scale(range=["#4c78a8", "#f58518"]))
     base = alt.Chart(e).encode(y=y, color=color, tooltip=tip)
     bars = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("ci_lo:Q", title="effect on val loss (nats), with interval"), x2="ci_hi:Q"
+        x=alt.X("ci_lo_adj:Q", title="effect on val loss (nats), with interval"), x2="ci_hi_adj:Q"
     )
     dots = base.mark_point(filled=True, size=60).encode(x="effect:Q")
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")

@@ -62,7 +62,8 @@ def effects_section(c: Ctx) -> list[dict]:
         blocks.append(
             c.page.chart(
                 effects_chart(g, grid),
-                "Dots: effect; bars: interval; dashed: zero.",
+                "Dots: effect; bars: interval adjusted across the grid's terms (Holm); "
+                "dashed: zero.",
                 f"{c.task}-effects-{grid}",
             )
         )
@@ -74,11 +75,15 @@ EFFECT_COLUMNS = {
     "term": "factor (main effect) or factor:factor (two-way interaction)",
     "order": "1: main effect, 2: interaction",
     "effect": "effect on final val loss (nats), as Methods (effects) defines it",
-    "ci_lo": "interval, low",
-    "ci_hi": "interval, high",
-    "p_value": "p-value of the term",
+    "ci_lo_adj": "interval, low (adjusted across the grid's terms, as p adjusted)",
+    "ci_hi_adj": "interval, high (adjusted)",
+    "p_value": "p-value of the term (F-test), unadjusted",
+    "p_adj": "p-value adjusted across the grid's terms (Holm); below 0.05: significant",
 }
-EFFECT_FORMATS = {"effect": "+.4f", "ci_lo": "+.4f", "ci_hi": "+.4f", "p_value": ".2g"}
+EFFECT_FORMATS = {
+    **{"effect": "+.4f", "ci_lo_adj": "+.4f", "ci_hi_adj": "+.4f"},
+    **{"p_value": ".2g", "p_adj": ".2g"},
+}
 
 
 def lr_section(c: Ctx) -> list[dict]:

@@ -202,7 +202,7 @@ SPEC_COLUMNS = _spec_descriptions()
 # Tables written by analysis (results/<study>/analysis/<name>.parquet); each module's
 # docstring states the rule it computes.
 ANALYSIS = {
-    "seeds": "analysis/seeds.py: mean, t-interval; paired t-test vs baseline, Holm-adjusted",
+    "seeds": "analysis/seeds.py: mean, interval in range; paired t-test vs baseline, Holm",
     "stability": "analysis/stability.py: components, score and tier",
     "lr_sensitivity": "analysis/lr_sensitivity.py: Wortsman et al. 2023 LR sensitivity",
     "lr_curves": "analysis/lr_sensitivity.py: loss against lr per family",
