@@ -72,6 +72,7 @@ def test_stability_score_matches_the_documented_formula():
         "diverged_rate": 1 / 3,
         "stalled_rate": 0.0,
         "collapse_rate": 0.0,
+        "oom_rate": 0.0,
         "sharp_rate": 0.0,
         "unstable_rate": 0.0,
         "loss_spikes": 2.5,
@@ -84,6 +85,9 @@ def test_stability_score_matches_the_documented_formula():
     # 100 - 100/3 - 10*0.5 (spikes) - 10*1 (grad, clipped) - 10*0.5 (logit) - 10*0.5 (spread)
     assert stability_score(c) == pytest.approx(100 - 100 / 3 - 5 - 10 - 5 - 5)
     assert tier(stability_score(c)) == "D"
+    # a run that ran out of memory did not finish: it costs what a diverged one costs
+    oom = c | {"diverged_rate": 0.0, "oom_rate": 1 / 3}
+    assert stability_score(oom) == pytest.approx(stability_score(c))
     calm = c | {
         "diverged_rate": 0.0,
         "loss_spikes": 0.0,
@@ -144,7 +148,7 @@ def test_variant_diverging_on_two_of_three_seeds_ranks_below_a_stable_one():
     board = _board(fake_runs(rows)).set_index("variant")
     assert board.loc["risky", "tier"] == "D" and board.loc["steady", "tier"] == "A"
     assert board.loc["risky", "diverged_rate"] == pytest.approx(2 / 3)
-    assert list(board.sort_values("rank").index) == ["steady", "baseline", "risky"]
+    assert list(board.sort_values("position").index) == ["steady", "baseline", "risky"]
 
 
 def test_soft_warnings_do_not_outrank_a_large_loss_gap():
@@ -165,7 +169,7 @@ def test_soft_warnings_do_not_outrank_a_large_loss_gap():
     board = _board(fake_runs(rows)).set_index("variant")
     assert board.loc["baseline", "tier"] == "C" and board.loc["shallow", "tier"] == "A"
     assert (board["failure_rate"] == 0).all()
-    assert list(board.sort_values("rank").index) == ["baseline", "shallow"]
+    assert list(board.sort_values("position").index) == ["baseline", "shallow"]
 
 
 def test_lr_sensitivity_equals_hand_computed_value():
@@ -211,10 +215,10 @@ def test_analysis_is_per_task():
     ]
     board = _board(fake_runs(rows))
     assert sorted(board["task"].unique()) == ["induction", TASK_TEXT]
-    induction = board[board["task"] == "induction"].sort_values("rank")
+    induction = board[board["task"] == "induction"].sort_values("position")
     assert induction["variant"].tolist() == ["n_layer=1", "baseline"]
     assert induction["val_loss_diff_mean"].iloc[0] == pytest.approx(-0.1)
-    assert board[board["task"] == TASK_TEXT]["rank"].tolist() == [1]
+    assert board[board["task"] == TASK_TEXT]["position"].tolist() == [1]
 
 
 def test_analyse_study_writes_every_table_deterministically(tmp_path):
@@ -231,7 +235,7 @@ def test_analyse_study_writes_every_table_deterministically(tmp_path):
     assert files == {p.name: p.read_bytes() for p in sorted((study / "analysis").glob("*.parquet"))}
     board = first["leaderboard"]
     for _, task_board in board.groupby("task"):
-        assert task_board["rank"].tolist() == list(range(1, len(task_board) + 1))
+        assert task_board["position"].tolist() == list(range(1, len(task_board) + 1))
     text = board[board["task"] == TASK_TEXT].set_index("variant")
     assert text.loc["lr=0.03", "tier"] == "D" and text.loc["norm_placement=post", "tier"] == "D"
     assert text.loc["pos=none", "n_collapsed"] == 1

@@ -36,6 +36,8 @@ def seeds_row(
         "diff_mean": diff,
         "diff_ci_lo": lo,
         "diff_ci_hi": hi,
+        "diff_ci_lo_adj": lo,  # the adjusted interval (seeds.py): here the same numbers
+        "diff_ci_hi_adj": hi,
         "diff_p": p,
         "diff_p_adj": p,
         "diff_significant": significant,
@@ -77,8 +79,8 @@ def test_a_significant_effect_names_size_interval_baseline_value_and_seeds():
     )
     (sentence,) = effect_sentences(seeds, pos_runs(), "baseline")
     assert sentence == (
-        "pos=rope lowers val loss by 0.30 [0.28, 0.32] nats against baseline "
-        "(model.pos=learned), 3/3 seeds (adjusted p 0.002, effect size -30)."
+        "pos=rope lowers val loss by 0.30 [0.28, 0.32] nats (adjusted interval) against "
+        "baseline (model.pos=learned), 3/3 seeds (adjusted p 0.002, effect size -30)."
     )
 
 
@@ -170,53 +172,43 @@ def test_scaling_gives_a_number_only_where_the_law_is_identified():
     assert not any(ch.isdigit() for ch in no.split("identifiable")[-1].replace("3 sizes", ""))
 
 
-def test_factorial_names_the_largest_clear_effects_or_none():
+def test_factorial_names_the_terms_significant_after_adjustment_or_none():
+    """Only terms significant after Holm across the grid's terms are named, each with its
+    adjusted interval and adjusted p; a term whose raw interval excludes 0 but whose
+    adjusted p does not pass is not named."""
+
+    def term(grid, name, effect, lo_adj, hi_adj, p_adj, raw=(-1.0, 1.0)):
+        return {
+            "grid": grid,
+            "term": name,
+            "order": name.count(":") + 1,
+            "effect": effect,
+            "ci_lo": raw[0],
+            "ci_hi": raw[1],
+            "ci_lo_adj": lo_adj,
+            "ci_hi_adj": hi_adj,
+            "p_adj": p_adj,
+            "significant": p_adj < 0.05,
+        }
+
     effects = pd.DataFrame(
         [
-            {
-                "grid": "g",
-                "term": "model.pos",
-                "order": 1,
-                "effect": -0.2,
-                "ci_lo": -0.25,
-                "ci_hi": -0.15,
-            },
-            {
-                "grid": "g",
-                "term": "model.qk_norm",
-                "order": 1,
-                "effect": 0.01,
-                "ci_lo": -0.02,
-                "ci_hi": 0.04,
-            },
-            {
-                "grid": "g",
-                "term": "model.pos:model.qk_norm",
-                "order": 2,
-                "effect": 0.08,
-                "ci_lo": 0.03,
-                "ci_hi": 0.13,
-            },
-            {
-                "grid": "h",
-                "term": "train.lr",
-                "order": 1,
-                "effect": 0.01,
-                "ci_lo": -0.1,
-                "ci_hi": 0.12,
-            },
+            term("g", "model.pos", -0.2, -0.27, -0.13, 0.001),
+            term("g", "model.qk_norm", 0.03, -0.01, 0.07, 0.09, raw=(0.001, 0.059)),
+            term("g", "model.pos:model.qk_norm", 0.08, 0.01, 0.15, 0.03),
+            term("h", "train.lr", 0.01, -0.12, 0.14, 0.8),
         ]
     )
     g, h = factorial_sentences(effects)
     assert g == (
-        "Grid g: 2 of 3 effects on val loss have an interval excluding 0; the largest "
-        "(nats): model.pos -0.20 [-0.25, -0.15]; model.pos:model.qk_norm 0.08 "
-        "[0.03, 0.13]."
+        "Grid g: 2 of 3 effects on val loss are significant after adjusting across the "
+        "grid's terms; the largest (nats, adjusted intervals): model.pos -0.20 [-0.27, -0.13] "
+        "(adjusted p 0.001); model.pos:model.qk_norm 0.08 [0.01, 0.15] (adjusted p 0.03)."
     )
-    assert "qk_norm 0.01" not in g
+    assert "qk_norm 0.03" not in g
     assert h == (
-        "Grid h: no main effect or interaction on val loss is distinguishable from "
-        "zero (all 1 intervals include 0)."
+        "Grid h: no main effect or interaction on val loss is distinguishable from zero "
+        "after adjusting across its 1 terms."
     )
 
 
@@ -227,32 +219,26 @@ def test_interval_decimals_follow_its_width():
 
 
 def test_task_findings_put_the_best_and_its_ties_first():
+    """The first sentence names position 1, the best mean, not a tied variant picked by name
+    (pos=alibi sorts before pos=rope, but its mean is worse)."""
+
+    def row(position, variant, mean, tied):
+        return {
+            "position": position,
+            "variant": variant,
+            "val_loss_mean": mean,
+            "val_loss_ci_lo": mean - 0.02,
+            "val_loss_ci_hi": mean + 0.02,
+            "tied_with_best": tied,
+            "tied_by_spread": False,
+            "failure_rate": 0.0,
+        }
+
     board = pd.DataFrame(
         [
-            {
-                "rank": 1,
-                "variant": "pos=rope",
-                "val_loss_mean": 1.7,
-                "val_loss_ci_lo": 1.68,
-                "val_loss_ci_hi": 1.72,
-                "tied_with_best": True,
-            },
-            {
-                "rank": 1,
-                "variant": "pos=alibi",
-                "val_loss_mean": 1.71,
-                "val_loss_ci_lo": 1.69,
-                "val_loss_ci_hi": 1.73,
-                "tied_with_best": True,
-            },
-            {
-                "rank": 3,
-                "variant": "baseline",
-                "val_loss_mean": 2.0,
-                "val_loss_ci_lo": 1.98,
-                "val_loss_ci_hi": 2.02,
-                "tied_with_best": False,
-            },
+            row(1, "pos=rope", 1.70, True),
+            row(2, "pos=alibi", 1.71, True),
+            row(3, "baseline", 2.00, False),
         ]
     )
     seeds = pd.DataFrame(
@@ -274,8 +260,8 @@ def test_task_findings_put_the_best_and_its_ties_first():
     }
     out = task_findings(t, "baseline")
     assert out[0] == (
-        "Ranked first: pos=alibi (val loss 1.71 [1.69, 1.73]). Cannot be told "
-        "apart from it (1): pos=rope."
+        "Lowest mean val loss: pos=rope (1.70 [1.68, 1.72]). Cannot be ruled out as the "
+        "best (MCB, 1): pos=alibi 1.710."
     )
     assert out[1].startswith("pos=rope lowers val loss by 0.30 [0.28, 0.32] nats")
     assert out[2] == "Every run finished with status ok."

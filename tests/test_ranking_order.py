@@ -92,3 +92,21 @@ def test_a_lower_mean_with_more_failures_is_named_but_listed_below():
     first = best_sentence(b)[0]
     assert first.startswith("Lowest mean val loss: steady")
     assert "risky has a lower mean (1.500) but 67% of its runs failed" in first
+
+
+def test_a_tier_below_a_says_which_term_moved_it_even_when_every_run_is_ok():
+    """Status and tier speak one vocabulary: every run is ok, yet the tier is B; the
+    leaderboard says why (the largest penalty, with its value) where the tier is shown."""
+    losses = [2.0, 2.6, 2.3]  # a seed spread of 0.3 nats (cv 13 %): the spread term is full
+    rows = [
+        run_row("baseline", s, final_val_loss=v, n_loss_spikes=2.5) for s, v in enumerate(losses)
+    ]
+    runs = fake_runs(rows)
+    probes = pd.DataFrame(columns=["run_id", "metric"])
+    row = leaderboard(runs, seed_stats(runs), stability_table(runs, probes)).iloc[0]
+    assert (runs["status"] == "ok").all()
+    assert row["tier"] == "B" and row["score"] == pytest.approx(85.0)  # -10 spread, -5 spikes
+    assert row["tier_reason"] == "seed spread 0.3 nats (cv 13.0%) (-10)"
+    assert any(
+        r["tier_reason"] == row["tier_reason"] for r in leaderboard_rows(pd.DataFrame([row]))
+    )

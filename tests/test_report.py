@@ -64,7 +64,7 @@ def test_report_is_one_self_contained_file(report):
         "Learning-rate sensitivity",
         "Failures",
         "Methods",
-        "100 * (diverged_rate + stalled_rate + collapse_rate)",
+        "100 * (diverged + stalled + collapse + oom rates)",
         "Tier: A stable",
         "no estimate recorded",
         'href="fake/leaderboard.tex"',
@@ -114,7 +114,7 @@ def test_single_seed_study_with_an_all_diverged_variant(tmp_path):
     study = write_study(tmp_path / "one", fake_runs(rows), name="one")
     tables = analyse_study(study)
     board = tables["leaderboard"].set_index("variant")
-    assert board.loc["lr=1", "rank"] == 2 and board.loc["lr=1", "tier"] == "D"
+    assert board.loc["lr=1", "position"] == 2 and board.loc["lr=1", "tier"] == "D"
     assert np.isnan(board.loc["baseline", "val_loss_std"])  # one seed: no spread, no CI
     write_report(study, tmp_path / "one.html", chart_files=False)
     assert "1 diverged" in (tmp_path / "one.html").read_text()
@@ -206,7 +206,7 @@ def test_exports_hold_the_leaderboard_and_every_chart(report):
         assert (exports / f"{stem}.svg").read_text().startswith("<svg")
         assert (exports / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     board = pd.read_csv(exports / "leaderboard.csv")
-    assert len(board) == 16 and {"rank", "variant", "tied_with_best"} <= set(board.columns)
+    assert len(board) == 16 and {"position", "rank_label", "mark", "variant"} <= set(board.columns)
     md = (exports / "leaderboard.md").read_text()
     assert "## shakespeare\\_char" in md and "| 1 | baseline |" in md  # induction's best
     assert md.count("\\*") >= 1  # significance marked

@@ -16,7 +16,7 @@ import pandas as pd
 import ablate.analysis
 from ablate.analysis.analyse import COLUMNS as ANALYSIS_COLUMNS
 from ablate.analysis.load import StudyError, read_runs, read_study_json, read_table
-from ablate.report import findings, panels
+from ablate.report import difference_findings, findings, panels
 from ablate.report.estimate_check import duration, estimate_vs_actual
 from ablate.report.exports import write_exports
 from ablate.report.leaderboard import OTHER_COLOR, STATUS_COLORS, table_block
