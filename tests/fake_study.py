@@ -210,7 +210,7 @@ def write_study(study_dir: str | Path, runs: pd.DataFrame, name: str = "fake") -
 
 
 def run_tables(row: dict) -> dict[str, pd.DataFrame]:
-    """Per-run steps/evals/grads/probes/attn_maps consistent with the run's summary row."""
+    """Per-run steps/evals/grads/probes/attn_maps/samples consistent with the run's summary row."""
     rng = np.random.default_rng(int(row["run_id"][:8], 16))
     layers, heads = row["model.n_layer"], row["model.n_head"]
     done, l0 = int(row["steps_done"]), float(row["initial_loss"])
@@ -286,7 +286,12 @@ def run_tables(row: dict) -> dict[str, pd.DataFrame]:
                     {"layer": layer, "head": head, "query": q, "key": k, "weight": x}
                     for k, x in enumerate(w / w.sum())
                 ]
+    # the text task's samples: markup in the text, which the report must escape
+    sample = {"prompt": "ROMEO:\n", "text": f"<b>{row['variant']}</b> & so\nforth"}
+    sample |= {"temperature": 0.8, "sample_seed": row["seed"], "n_tokens": 200}
+    samples = pd.DataFrame([sample] * (row["task"] == TASK), columns=list(TABLES["samples"]))
     return {
+        "samples": samples,
         "steps": steps,
         "evals": pd.DataFrame(evals),
         "grads": pd.DataFrame(grads),

@@ -37,7 +37,8 @@ PACKAGES = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_fi
 
 def stage(module: str) -> str:
     """The package (stage) a module belongs to: 'spec', 'train', ...; 'cli' for the CLI
-    files of the top level; 'ablate' for the root package (a docstring: anyone may)."""
+    files of the top level; 'ablate' for the root package (its docstring and the lazy
+    ``load_run``: anyone may import it; test_the_root_package_loads_load_run_lazily)."""
     parts = module.split(".")
     if module == "ablate":
         return "ablate"
@@ -208,6 +209,16 @@ def test_torch_is_loaded_only_where_the_package_says(package, fresh_imports):
         leaf = name.rsplit(".", 1)[-1]
         if result.get("torch"):
             assert rule == "only" and leaf in torch_modules, f"importing {name} loads torch"
+
+
+def test_the_root_package_loads_load_run_lazily(fresh_imports):
+    """The root's one exception to 'a docstring only': ``ablate.load_run`` for notebooks,
+    imported on first use (PEP 562 __getattr__), so ``import ablate`` loads no torch."""
+    assert GRAPH["ablate"] == {"ablate.train", "ablate.train.saved_model"}
+    tree = ast.parse(MODULES["ablate"].read_text())
+    top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert not top, "the root package imports at its top level: import ablate would pay"
+    assert fresh_imports["ablate"] == {"rc": 0, "err": "", "torch": False}
 
 
 def test_the_workflow_imports_no_torch():

@@ -68,6 +68,8 @@ def test_report_is_one_self_contained_file(report):
         "Tier: A stable",
         "no estimate recorded",
         'href="fake/leaderboard.tex"',
+        "Samples",
+        "&lt;b&gt;baseline&lt;/b&gt; &amp; so",  # a sample's text, escaped
     ):
         assert text in html, text
     # findings come first in each task, before the leaderboard

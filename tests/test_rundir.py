@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ import yaml
 
 from ablate.spec.run_spec import resolve_spec, spec_hash
 from ablate.store.integrity import RunDirError, recompute_command, verify_run_dir
-from ablate.store.tables import TABLES
+from ablate.store.tables import MODEL_FILE, TABLES
 
 SECTIONS = {"model": {"d_model": 16, "n_layer": 1, "n_head": 2}, "data": {"task": "induction"}}
 
@@ -27,7 +28,17 @@ def write_run_dir(runs_dir: Path, seed: int = 0) -> tuple[Path, str]:
     for name, columns in TABLES.items():
         row = {column: 0 for column in columns}  # one row of the declared columns
         pd.DataFrame([row]).to_parquet(run_dir / f"{name}.parquet", index=False)
+    (run_dir / MODEL_FILE).write_bytes(model_file(run_id))
     return run_dir, run_id
+
+
+def model_file(run_id: str) -> bytes:
+    """A safetensors file by hand (no torch): 8-byte little-endian header length, the JSON
+    header (this run's hash in its metadata), then the data of its one 4-byte tensor."""
+    header = {"__metadata__": {"spec_hash": run_id}}
+    header["w"] = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}
+    raw = json.dumps(header).encode()
+    return len(raw).to_bytes(8, "little") + raw + bytes(4)
 
 
 @pytest.fixture
@@ -123,7 +134,30 @@ def test_unreadable_spec_is_named(run, content, what):
     assert f"{run_dir}/spec.yaml {what}" in damage_message(run_dir, run_id)
 
 
-@pytest.mark.parametrize("name", ["spec.yaml", "summary.json"] + [f"{t}.parquet" for t in TABLES])
+def _cut_tail(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-2])  # header intact, the last tensor's data short
+
+
+@pytest.mark.parametrize("damage", [_truncate, _garbage, _empty, _damaged_page, _cut_tail])
+def test_unreadable_model_file_is_named(run, damage):
+    run_dir, run_id = run
+    damage(run_dir / MODEL_FILE)
+    message = damage_message(run_dir, run_id)
+    wrong = r"is not a safetensors file|has no readable safetensors header|is truncated"
+    assert re.search(rf"{run_dir}/{MODEL_FILE} ({wrong})", message), message
+
+
+def test_model_file_of_another_run_is_named(run):
+    run_dir, run_id = run
+    (run_dir / MODEL_FILE).write_bytes(model_file("fedcba9876543210"))
+    message = damage_message(run_dir, run_id)
+    assert f"names spec hash 'fedcba9876543210' in its metadata, not the run id {run_id}" in message
+
+
+FILES = ["spec.yaml", "summary.json", MODEL_FILE] + [f"{t}.parquet" for t in TABLES]
+
+
+@pytest.mark.parametrize("name", FILES)
 def test_missing_file_is_named(run, name):
     run_dir, run_id = run
     (run_dir / name).unlink()

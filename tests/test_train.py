@@ -29,7 +29,7 @@ def test_run_writes_every_table_with_documented_columns(tmp_path):
     for name, columns in TABLES.items():
         frame = pd.read_parquet(tmp_path / f"{name}.parquet")
         assert list(frame.columns) == list(columns)
-        assert len(frame) > 0
+        assert len(frame) > 0 or name == "samples"  # samples: text tasks only
     steps = pd.read_parquet(tmp_path / "steps.parquet")
     assert steps["step"].tolist() == list(range(1, 41))
     assert summary["initial_loss"] == pytest.approx(steps["loss"].iloc[0])

@@ -12,4 +12,19 @@ The packages are the stages, in the order data flows through them:
 
 cli.py is the ``ablate`` command (``python -m ablate``). Each package's docstring says what
 it takes in, gives out, and may import; tests/test_layout.py checks it.
+
+One name lives here for notebooks: ``load_run`` (train/saved_model.py), a run's final model
+and its spec, ``model, spec = ablate.load_run("results/runs/<run id>")``. It is imported on
+first use (PEP 562): ``import ablate`` stays torch-free and fast, since Snakemake imports
+ablate.study, and with it this package, while it parses.
 """
+
+__all__ = ["load_run"]
+
+
+def __getattr__(name: str):
+    if name == "load_run":
+        from ablate.train.saved_model import load_run
+
+        return load_run
+    raise AttributeError(f"module 'ablate' has no attribute {name!r}")

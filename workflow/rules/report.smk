@@ -21,7 +21,9 @@ rule manifest:
 rule collect:
     input:
         manifest=f"{STUDY_DIR}/manifest.json",
-        runs=sorted({f"results/runs/{run.run_id}/summary.json" for run in RUNS}),
+        # every file of every run, not only summary.json: a run directory without one (say,
+        # written before runs kept model.safetensors) is retrained, not found damaged here
+        runs=sorted({f"results/runs/{run.run_id}/{name}" for run in RUNS for name in RUN_FILES}),
     output:
         [f"{STUDY_DIR}/{name}.parquet" for name in STUDY_TABLES],
         study=f"{STUDY_DIR}/study.json",

@@ -28,17 +28,8 @@ from ablate.estimate import calibration
 from ablate.estimate.cost import Costs, run_work
 from ablate.estimate.makespan import longest_first, rate, simulate
 from ablate.store.atomic import atomic_write_bytes
+from ablate.store.tables import RUN_FILES  # the train rule's outputs (common.smk)
 
-# The train rule's outputs (workflow/rules/common.smk, RUN_FILES); summary.json is written
-# last, so its presence marks a finished run.
-RUN_FILES = (
-    "summary.json",
-    "steps.parquet",
-    "evals.parquet",
-    "grads.parquet",
-    "probes.parquet",
-    "attn_maps.parquet",
-)
 # Rules whose jobs Snakemake runs in a process of its own that parses the whole workflow
 # again (`run:` blocks: workflow/rules/train.smk, report.smk): each costs about one parse.
 SPAWNED_RULES = ("run_spec", "manifest")

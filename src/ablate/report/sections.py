@@ -18,6 +18,7 @@ from ablate.report.findings import task_findings
 from ablate.report.leaderboard import HEADERS, leaderboard_rows
 from ablate.report.page import Page, note
 from ablate.report.panels import PANELS_NOTE, Ctx, colours, panels
+from ablate.report.samples_section import samples_section
 from ablate.report.study_sections import (
     effects_section,
     length_section,
@@ -52,6 +53,7 @@ def task_view(page: Page, task: str, t: dict[str, pd.DataFrame], reference: str)
             {"title": "Which choices matter", "blocks": effects_section(ctx)},
             {"title": "Learning-rate sensitivity", "blocks": lr_section(ctx)},
             {"title": "Scaling", "blocks": scaling_section(ctx)},
+            {"title": "Samples", "blocks": samples_section(ctx)},
         ],
     }
 

@@ -71,6 +71,9 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
     write_arrow(out / "runs.parquet", runs_table(rows))
     for name, frames in parts.items():
         empty = pd.DataFrame(columns=study_columns(name))
+        # a run's empty table (a synthetic run's samples) has untyped columns: left in, it
+        # would turn the others' int columns into floats
+        frames = [frame for frame in frames if len(frame)]
         table = pd.concat(frames, ignore_index=True) if frames else empty
         write_parquet(out / f"{name}.parquet", table)
     write_json(

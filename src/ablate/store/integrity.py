@@ -7,7 +7,9 @@ flushed, a full disk, a hand-edited or half-copied directory. Without this check
 surfaces as a pyarrow or JSON traceback deep inside `ablate collect`; with it, the error
 names the run, the file, what is wrong, and how to recompute just that run.
 
-Pure Python (no torch): it runs in the collect step, on every run of the study.
+Pure Python (no torch): it runs in the collect step, on every run of the study. The model
+file is checked by its safetensors header alone (an 8-byte little-endian length, then that
+many bytes of JSON): present, parseable, this run's, and long enough for the tensors it lists.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ablate.spec.run_spec import spec_hash
-from ablate.store.tables import TABLES
+from ablate.store.tables import MODEL_FILE, TABLES
 
 
 class RunDirError(ValueError):
@@ -41,6 +43,7 @@ def verify_run_dir(run_dir: Path, expected_id: str) -> dict[str, pa.Table]:
         problems = [f"{run_dir} is missing"]
     else:
         problems = _spec_problems(run_dir, expected_id) + _summary_problems(run_dir)
+        problems += _model_problems(run_dir / MODEL_FILE, expected_id)
         for name, columns in TABLES.items():
             table, table_problems = _read_table(run_dir / f"{name}.parquet", columns)
             tables[name] = table
@@ -94,6 +97,29 @@ def _summary_problems(run_dir: Path) -> list[str]:
         return [f"{path} is not valid JSON ({_first_line(error)})"]
     if not isinstance(summary, dict):
         return [f"{path} is not a JSON object (got {type(summary).__name__})"]
+    return []
+
+
+def _model_problems(path: Path, expected_id: str) -> list[str]:
+    if not path.is_file():
+        return [f"{path} is missing"]
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 0 < n <= size - 8:  # read no more than the file holds, whatever the length says
+            return [f"{path} is not a safetensors file (no header length fits its {size} bytes)"]
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+        found = (header.get("__metadata__") or {}).get("spec_hash")
+    except (ValueError, UnicodeDecodeError, AttributeError, LookupError, TypeError) as error:
+        return [f"{path} has no readable safetensors header ({_first_line(error)})"]
+    if found != expected_id:  # weights of another spec (or of older numerics) beside this one
+        return [f"{path} names spec hash {found!r} in its metadata, not the run id {expected_id}"]
+    if 8 + n + max(ends, default=0) > size:
+        return [f"{path} is truncated ({size} bytes, its header lists {8 + n + max(ends)})"]
     return []
 
 

@@ -76,6 +76,16 @@ TABLES: dict[str, dict[str, str]] = {
         "key": "int: key position",
         "weight": "float: attention probability",
     },
+    # text tasks only (none for synthetic ones): continuations of a fixed prompt sampled from
+    # the final model after the last step (train/sampling.py), so they change no number above
+    "samples": {
+        "prompt": "str: the first tokens of the validation split, decoded (the same every run)",
+        "text": "str: the sampled continuation (prompt excluded), decoded by the task's tokenizer",
+        "temperature": "float: softmax temperature the tokens were drawn at",
+        # not `seed`: that name is the study key in front of every study table
+        "sample_seed": "int: seed of the torch.Generator that drew them (the run's seed)",
+        "n_tokens": "int: tokens sampled (fewer than asked only where the logits went non-finite)",
+    },
 }
 
 # Columns collect adds when it judges a run with the study's status rules (probes/status.py):
@@ -226,10 +236,14 @@ FAILURE_COLUMNS = {
     "log": "the run's log file",
 }
 
+# The final weights of a run (safetensors; metadata: spec_hash, numerics_version, spec as
+# JSON), written by train/saved_model.py, read back by ``ablate.load_run``.
+MODEL_FILE = "model.safetensors"
+
 # The study tables (results/<study>/<name>.parquet) and a run directory's files; summary.json
 # is written last, so it is listed first (Snakemake's outputs of a run).
 STUDY_TABLES = ["runs", *TABLES]
-RUN_FILES = ["summary.json", *(f"{name}.parquet" for name in TABLES)]
+RUN_FILES = ["summary.json", *(f"{name}.parquet" for name in TABLES), MODEL_FILE]
 
 
 def study_columns(name: str) -> list[str]:

@@ -7,12 +7,14 @@
     lr_schedule.py    linear warmup, then cosine decay
     checkpoint.py     everything that decides the rest of a run, saved atomically
     outputs.py        the run's tables as they grow; summary.py its summary.json
+    sampling.py       text runs: a few samples from the final model (the samples table)
+    saved_model.py    the final weights as model.safetensors; load_run reads a run back
     device.py         where a run trains; lock.py one trainer per run directory;
     interrupt.py      a clean stop on SIGTERM/SIGINT; progress_log.py progress lines
     sanity.py         the overfit-one-batch check
 
-Takes in: a RunSpec (spec/) and a run directory. Gives out: the run's tables and
-summary.json in results/runs/<run id>/ (store/tables.py names them).
+Takes in: a RunSpec (spec/) and a run directory. Gives out: the run's tables, its
+model.safetensors and summary.json in results/runs/<run id>/ (store/tables.py names them).
 
 Imports from ablate: spec, data, model, probes, store, study (study.execution: the device
 choices).

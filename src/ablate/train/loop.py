@@ -16,7 +16,9 @@ collect (probes/status.py), so a new rule never retrains anything.
 
 The parts, in order: ``setup`` (threads, determinism, task, seeded model), ``_start`` (an
 ``Attempt``: fresh, or resumed from the checkpoint), ``_step_loop`` (train, read back,
-evaluate, probe, checkpoint), ``_finish`` (summary, tables, summary.json last).
+evaluate, probe, checkpoint), ``_finish`` (samples, model.safetensors, summary, tables,
+summary.json last). The samples and the saved model come after the last step, evaluation
+and probe, and draw nothing from torch's RNG: they change no number the run records.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from ablate.train.device import (
 from ablate.train.interrupt import Interrupted, stop_requests
 from ablate.train.lock import run_lock
 from ablate.train.progress_log import progress_logger
+from ablate.train.sampling import sample_rows
+from ablate.train.saved_model import save_model_file
 from ablate.train.step import PendingSteps, Stepper, Stop, make_optimizer
 from ablate.train.summary import summarise
 
@@ -177,8 +181,15 @@ def _step_loop(run: Attempt, checkpoint_every: int, stop: list, log) -> tuple[St
 
 
 def _finish(run: Attempt, stopped: Stop | None, capture, threads: int, log) -> dict:
-    """Summarise, write the tables, then summary.json (last: it marks a complete run)."""
+    """Sample, save the weights, summarise, write the tables, then summary.json (last: it
+    marks a complete run)."""
     run.records.add("attn_maps", attention_map_rows(capture) if capture else [])
+    try:
+        run.records.add("samples", sample_rows(run.model, run.task, run.spec.seed, run.autocast))
+    except torch.OutOfMemoryError as err:  # the run's numbers stand without its samples
+        log(f"samples: out of memory on {run.device}: {err}")
+        free_memory(run.device)
+    save_model_file(run.out, run.model, run.spec)
     summary = summarise(
         run.records, run.progress, run.model, run.task, run.t, stopped, threads, run.device
     )

@@ -16,7 +16,9 @@ from ablate.store.tables import TABLES
 
 class Recorder:
     def __init__(self, columns: dict[str, dict[str, list]] | None = None):
-        self.columns = columns or {name: {c: [] for c in TABLES[name]} for name in TABLES}
+        fresh = {name: {c: [] for c in TABLES[name]} for name in TABLES}
+        # a checkpoint of older code lacks the tables added since: they start empty
+        self.columns = fresh | (columns or {})
 
     def add(self, table: str, rows: list[dict]) -> None:
         cols = self.columns[table]
