@@ -11,6 +11,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from fake_references import write_references
 from fake_study import default_runs, fake_runs, run_row, write_study
 
 from ablate.analysis.analyse import analyse_study
@@ -38,7 +39,9 @@ CHROMIUM_FLAGS = [
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
-    study = write_study(root / "fake", default_runs())
+    runs = default_runs()
+    study = write_study(root / "fake", runs)
+    write_references(study, runs)  # the loss charts draw them
     analyse_study(study)
     out = root / "reports" / "fake.html"
     write_report(study, out)

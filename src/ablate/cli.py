@@ -5,8 +5,9 @@
     ablate fetch   NAME --out DIR                              a corpus into resources/
     ablate expand  CONFIG                                      list the runs a study asks for
     ablate estimate CONFIG [--cores N] [--json]                its wall time here, before training
+    ablate references --spec SPEC.yaml --out FILE.parquet      a task's n-gram/chance losses
     ablate collect --manifest M --runs DIR --out DIR           per-run -> study tables
-    ablate analyse --study-dir DIR                             study tables -> analysis tables
+    ablate analyse --study-dir DIR [--references DIR]          study tables -> analysis tables
     ablate report  --study-dir DIR --out HTML                  analysis -> HTML report
     ablate tensorboard STUDY_DIR --out DIR                     study tables -> TensorBoard runs
 
@@ -99,6 +100,28 @@ def cmd_estimate(args) -> int:
     return run_estimate(args)
 
 
+def cmd_references(args) -> int:
+    import time
+
+    import pandas as pd
+
+    from ablate.data.references import task_references
+    from ablate.spec.run_spec import RunSpec
+    from ablate.store.atomic import write_parquet
+    from ablate.store.tables import REFERENCE_COLUMNS
+
+    # any run's spec.yaml will do: only its data section and eval-set size count, so it is
+    # not checked as a whole (the workflow's spec keeps every other key at its default)
+    spec = RunSpec.from_dict(yaml.safe_load(Path(args.spec).read_text()))
+    start = time.perf_counter()
+    rows = task_references(spec, root=args.root)
+    write_parquet(Path(args.out), pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS)))
+    for row in rows:
+        _log(f"{row['reference']:8s} seq_len={row['seq_len']:<5d} {row['val_loss']:.4f} nats")
+    _log(f"references of {spec.data.task} in {time.perf_counter() - start:.1f} s: {args.out}")
+    return 0
+
+
 def cmd_collect(args) -> int:
     from ablate.store.collect import collect_study
     from ablate.store.integrity import RunDirError
@@ -114,7 +137,7 @@ def cmd_collect(args) -> int:
 def cmd_analyse(args) -> int:
     from ablate.analysis.analyse import analyse_study
 
-    analyse_study(args.study_dir)
+    analyse_study(args.study_dir, args.references)
     return 0
 
 
@@ -201,6 +224,11 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--recalibrate", action="store_true", help="measure this machine again")
     m.add_argument("--out", help="also write the JSON here")
     m.set_defaults(func=cmd_estimate)
+    n = sub.add_parser("references", help="a task's reference losses (n-gram models, chance)")
+    n.add_argument("--spec", required=True, help="a run's spec.yaml: its data and eval set")
+    n.add_argument("--out", required=True, help="the Parquet file to write")
+    n.add_argument("--root", default=".", help="directory holding resources/")
+    n.set_defaults(func=cmd_references)
     c = sub.add_parser("collect", help="gather run tables into study tables")
     c.add_argument("--manifest", required=True)
     c.add_argument("--runs", required=True)
@@ -208,6 +236,9 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_collect)
     a = sub.add_parser("analyse", help="analyse a study's tables")
     a.add_argument("--study-dir", required=True)
+    a.add_argument(
+        "--references", default=None, help="the reference files (default results/references/)"
+    )
     a.set_defaults(func=cmd_analyse)
     r = sub.add_parser("report", help="render a study's HTML report")
     r.add_argument("--study-dir", required=True)

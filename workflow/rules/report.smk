@@ -37,12 +37,15 @@ rule collect:
 rule analyse:
     input:
         [f"{STUDY_DIR}/{name}.parquet" for name in STUDY_TABLES],
+        f"{STUDY_DIR}/study.json",  # it lists the reference files
+        REFERENCE_FILES,  # references.smk: computed from the corpus, read here
     output:
         directory(f"{STUDY_DIR}/analysis"),
     log:
         f"{STUDY_DIR}/logs/analyse.log",
     shell:
-        "{ABLATE} analyse --study-dir {STUDY_DIR} > {log} 2>&1"
+        "{ABLATE} analyse --study-dir {STUDY_DIR} --references results/{REFERENCE_DIR}"
+        " > {log} 2>&1"
 
 
 # The report's exports (leaderboard .md/.tex/.csv, each chart as SVG and PNG): a folder

@@ -16,10 +16,14 @@ training. Each table has its own module, whose docstring states the rule it comp
   leaderboard      ranking.py         per-task order: failure rate, then mean final val loss;
                                       ties with the best (multiple comparisons with the best)
   failures                            every run whose status is a failure
+  references       reference_losses.py  n-gram (Kneser-Ney), chance and best losses per
+                                      task, gathered from results/references/ (computed
+                                      by the workflow: ablate.data.references)
 Helpers: load.py (reading the study tables; the metric columns), inference.py (the error
 rate, intervals and tests), families.py, scaling_fit.py; analyse.py runs them all.
 
-Takes in: results/<study>/*.parquet (store/). Gives out: results/<study>/analysis/*.parquet.
+Takes in: results/<study>/*.parquet (store/) and the study's results/references/*.parquet.
+Gives out: results/<study>/analysis/*.parquet.
 
 Imports from ablate: store, spec (StatusRules), probes (probes.status: what each status
 means).

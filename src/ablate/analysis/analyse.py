@@ -8,7 +8,16 @@ from pathlib import Path
 import pandas as pd
 
 # modules, not their functions: `lr_sensitivity` would otherwise shadow its own module
-from ablate.analysis import effects, length, lr_sensitivity, ranking, scaling, seeds, stability
+from ablate.analysis import (
+    effects,
+    length,
+    lr_sensitivity,
+    ranking,
+    reference_losses,
+    scaling,
+    seeds,
+    stability,
+)
 from ablate.analysis.load import read_runs, read_study_json, read_table
 from ablate.spec.config import StatusRules
 from ablate.store.atomic import write_parquet
@@ -30,11 +39,17 @@ COLUMNS: dict[str, list[str]] = {
     "length": length.COLUMNS,
     "leaderboard": ranking.COLUMNS,
     "failures": list(FAILURE_COLUMNS),
+    "references": reference_losses.COLUMNS,
 }
 
 
-def analyse_study(study_dir: str | Path) -> dict[str, pd.DataFrame]:
+def analyse_study(
+    study_dir: str | Path, references_dir: str | Path | None = None
+) -> dict[str, pd.DataFrame]:
+    """references_dir: where the study's reference files are (default results/references/,
+    beside the study directory)."""
     study_dir = Path(study_dir)
+    references_dir = references_dir or reference_losses.default_dir(study_dir)
     runs = read_runs(study_dir)
     probes = read_table(study_dir, "probes", required=False)
     evals = read_table(study_dir, "evals", required=False)
@@ -56,6 +71,7 @@ def analyse_study(study_dir: str | Path) -> dict[str, pd.DataFrame]:
         "length": length.length_table(runs, evals),
         "leaderboard": ranking.leaderboard(runs, seed_table, stability_components),
         "failures": ranking.failures(runs),
+        "references": reference_losses.reference_table(study, references_dir),
     }
     # tables.ANALYSIS names every analysis table; the report reads that list
     assert set(tables) == set(ANALYSIS) == set(COLUMNS), sorted(set(tables) ^ set(ANALYSIS))

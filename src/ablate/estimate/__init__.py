@@ -12,7 +12,8 @@
 Takes in: a study's runs (study/) and the machine. Gives out: seconds per run, the
 study's wall time (estimate.json, the dry-run line) and the cluster requests.
 
-Imports from ablate: spec, study, store, model (model.params), data (data.sources);
+Imports from ablate: spec, study, store, model (model.params), data (data.sources;
+data.references: the calibration computes its study's references);
 calibration_worker also train, cli (a process of its own that trains real runs).
 Torch: only in calibration_worker (the workflow prices runs while it parses).
 """

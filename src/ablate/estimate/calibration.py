@@ -16,7 +16,7 @@ thread, as a Snakemake job runs):
   layers), each component fitted by least squares over its features (``cost.FEATURES``);
 - tokenising a text corpus, per byte;
 - sharing: the same steps in one process per core at once, against one alone;
-- the study-level steps: collect, analyse and report on the calibration runs.
+- the study-level steps: references, collect, analyse and report on the calibration runs.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from importlib import metadata
 from pathlib import Path
 
 import ablate
+from ablate.data.references import reference_key, reference_spec
 from ablate.estimate.calibration_fit import fit_costs
 from ablate.estimate.cost import Costs
 from ablate.spec.run_spec import RunSpec
@@ -170,7 +171,8 @@ def _workers_at_once(n: int, tmp: str, threads: int) -> list[dict]:
 
 
 def _study_steps(tmp: Path, runs: list[dict]) -> float:
-    """Seconds of collect, analyse and report on the calibration runs (the real commands)."""
+    """Seconds of references, collect, analyse and report on the calibration runs (the real
+    commands)."""
 
     config = {"study": "calibration", "seeds": [0]}
     made = [
@@ -188,7 +190,16 @@ def _study_steps(tmp: Path, runs: list[dict]) -> float:
     (tmp / "manifest.json").write_text(json.dumps(manifest(config, made)))
     study = tmp / "study"
     ablate = [sys.executable, "-m", "ablate"]
+    # the references of each data config, where the analysis looks (beside the study)
+    references = []
+    for key, spec in {reference_key(r.spec): r.spec for r in made}.items():
+        spec_file = tmp / "references" / f"{key}.yaml"
+        spec_file.parent.mkdir(parents=True, exist_ok=True)
+        spec_file.write_text(json.dumps(reference_spec(spec)))  # JSON is YAML
+        out = str(tmp / "references" / f"{key}.parquet")
+        references.append([*ablate, "references", "--spec", str(spec_file), "--out", out])
     commands = [
+        *references,
         [
             *ablate,
             "collect",

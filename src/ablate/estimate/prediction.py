@@ -31,8 +31,9 @@ from ablate.store.atomic import atomic_write_bytes
 from ablate.store.tables import RUN_FILES  # the train rule's outputs (common.smk)
 
 # Rules whose jobs Snakemake runs in a process of its own that parses the whole workflow
-# again (`run:` blocks: workflow/rules/train.smk, report.smk): each costs about one parse.
-SPAWNED_RULES = ("run_spec", "manifest")
+# again (`run:` blocks: workflow/rules/train.smk, report.smk, references.smk): each costs
+# about one parse.
+SPAWNED_RULES = ("run_spec", "manifest", "reference_spec")
 STUDY_RULES = ("collect", "analyse", "report")
 QUIET = "ABLATE_ESTIMATE_QUIET"  # set in the dry run we start: no estimate inside it
 

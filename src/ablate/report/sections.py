@@ -18,6 +18,7 @@ from ablate.report.findings import task_findings
 from ablate.report.leaderboard import HEADERS, leaderboard_rows
 from ablate.report.page import Page, note
 from ablate.report.panels import PANELS_NOTE, Ctx, colours, panels
+from ablate.report.reference_findings import variant_references
 from ablate.report.samples_section import samples_section
 from ablate.report.study_sections import (
     effects_section,
@@ -64,6 +65,12 @@ def curves(c: Ctx) -> list[dict]:
     thinned = (
         f"Long runs are thinned to {chart_data.MAX_POINTS} points per line (band keeps extremes)."
     )
+    refs = variant_references(c.t.get("references", pd.DataFrame()), c.reference)
+    zoom = (
+        " Dashed rules: the task's references (see Methods, reference_losses), measured on the "
+        "validation set. The charts open zoomed on where the runs end; tick 'full range' under "
+        "a chart for all of it."
+    )
     return [
         c.chart_or_note(
             chart_data.seed_band(c.t["steps"], "loss"),
@@ -74,9 +81,10 @@ def curves(c: Ctx) -> list[dict]:
                 "Training loss (seed mean, band: seed min..max)",
                 "train loss",
                 y_max=y_max,
+                references=refs,
             ),
             f"{PANELS_NOTE} The y axis stops at 1.1x the initial loss so a diverging seed does "
-            f"not hide the others. {thinned}",
+            f"not hide the others. {thinned}{zoom}",
             "No training steps recorded for this task.",
             "train-loss",
         ),
@@ -89,8 +97,9 @@ def curves(c: Ctx) -> list[dict]:
                 "Validation loss at the training length",
                 "val loss",
                 y_max=y_max,
+                references=refs,
             ),
-            "Evaluated every train.eval_every steps on the fixed validation set.",
+            f"Evaluated every train.eval_every steps on the fixed validation set.{zoom}",
             "No validation evaluations recorded for this task.",
             "val-loss",
         ),

@@ -83,6 +83,8 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
             "config_hash": manifest["config_hash"],
             "baseline": manifest["baseline"],
             "status_rules": manifest["status_rules"],
+            # the reference files of the study's data configs, read by the analysis
+            "references": manifest.get("references", []),
             "n_runs": len(rows),
             "n_unique_runs": len(cache),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -222,6 +222,29 @@ ANALYSIS = {
     "failures": "analysis/ranking.py: every run whose status is not ok (FAILURE_COLUMNS)",
     "effects": "analysis/effects.py: main effects and 2-way interactions of factorial grids",
     "length": "analysis/length.py: loss and accuracy at 1x, 2x, 4x the training length",
+    "references": "analysis/reference_losses.py: n-gram, chance and best losses per task",
+}
+
+# The references of one data config (ablate.data.references), computed by a workflow job
+# (`ablate references`) into results/<REFERENCE_DIR>/<key>.parquet, beside the study
+# directories: the corpus is read there, so the analysis never reads one.
+REFERENCE_DIR = "references"
+REFERENCE_COLUMNS = {
+    "reference": (
+        "str: unigram | bigram | trigram | 4-gram | 5-gram (n-gram models of the train "
+        "split; synthetic tasks: unigram is the task's baseline_loss) | chance (a uniform "
+        "guess over the tokens a scored position can take) | best (the lowest loss possible)"
+    ),
+    "seq_len": "int: the eval length it is scored at (one row per eval set)",
+    "val_loss": "float: nats/token on the scored positions of the runs' eval set",
+    "method": "str: how it was computed ('interpolated modified Kneser-Ney, D1/D2/D3+=...')",
+}
+# analysis/references.parquet: these columns in front of REFERENCE_COLUMNS, one row per
+# (task, data config, reference, eval length)
+REFERENCE_KEYS = {
+    "task": "str: the study's task name (as in runs.parquet)",
+    "data_key": "str: the data config's reference key (results/references/<key>.parquet)",
+    "variants": "list<str>: the task's variants that run on this data config",
 }
 
 # The failures table: one row per run whose status is not ok.

@@ -10,6 +10,6 @@ Takes in: config.yaml (a dict). Gives out: the list of runs and the study manife
 the workflow (workflow/rules/common.smk) turns into jobs.
 
 Imports from ablate: spec, data (data.sources: the corpora's files and a local file's
-checks).
+checks; data.references: the key of a data config's references file).
 Torch: never (Snakemake imports this while it parses; a no-op rerun stays ~1 s).
 """

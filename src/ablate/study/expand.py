@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from ablate.data.references import reference_key
 from ablate.data.sources import data_file_errors
 from ablate.spec.run_spec import (
     RunSpec,
@@ -226,7 +227,20 @@ def manifest(config: dict, runs: list[Run]) -> dict:
             }
             for r in runs
         ],
+        "references": reference_entries(runs),
     }
+
+
+def reference_entries(runs: list[Run]) -> list[dict]:
+    """One entry per (task, data config): the key of its references file
+    (ablate.data.references.reference_key) and the task's variants that run on it."""
+    entries: dict[tuple[str, str], dict] = {}
+    for r in runs:
+        key = reference_key(r.spec)
+        entry = entries.setdefault((r.task, key), {"task": r.task, "key": key, "variants": []})
+        if r.variant not in entry["variants"]:
+            entry["variants"].append(r.variant)
+    return list(entries.values())
 
 
 def describe_overrides(overrides: dict) -> str:
