@@ -257,6 +257,7 @@ def test_task_findings_put_the_best_and_its_ties_first():
         "scaling_fits": empty,
         "effects": empty,
         "length": empty,
+        "references": pd.DataFrame(columns=["task", "reference", "val_loss", "seq_len"]),
     }
     out = task_findings(t, "baseline")
     assert out[0] == (

@@ -159,7 +159,7 @@ def test_a_checkpoint_from_before_the_samples_table_resumes():
 
 class _Ctx:
     def __init__(self, samples: pd.DataFrame):
-        board = pd.DataFrame({"variant": ["b", "a"], "rank": [1, 2]})
+        board = pd.DataFrame({"variant": ["b", "a"], "position": [1, 2]})
         self.t = {"samples": samples, "leaderboard": board}
 
 

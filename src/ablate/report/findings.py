@@ -14,7 +14,10 @@ Each sentence restates numbers from the tables and nothing else, in the leaderbo
     adjustment across the grid's terms, with adjusted intervals, or that none is;
   - length generalisation: the baseline's loss at each evaluated multiple of the training
     length, with intervals, and the variant with the lowest mean loss at the longest, with
-    its interval and how many variants were evaluated there.
+    its interval and how many variants were evaluated there;
+  - where the baseline and the best variant stand against the task's reference models
+    (n-gram models of a text corpus; chance and the best achievable loss of a synthetic
+    task): reference_findings.py.
 Intervals are printed with enough decimals to show their width (2 to 4).
 """
 
@@ -26,13 +29,16 @@ import pandas as pd
 from ablate.analysis.ranking import display_order
 from ablate.probes.status import statuses_where
 from ablate.report.difference_findings import effect_sentences, interval, p_text
+from ablate.report.reference_findings import reference_sentences
 
 MAX_EFFECTS = 3  # factorial terms named per grid
 
 
 def task_findings(t: dict[str, pd.DataFrame], reference: str) -> list[str]:
-    """t: one task's tables (runs, seeds, leaderboard, scaling_fits, effects, length)."""
+    """t: one task's tables (runs, seeds, leaderboard, references, scaling_fits, effects,
+    length)."""
     out = best_sentence(t["leaderboard"])
+    out += reference_sentences(t["leaderboard"], t["references"], reference)
     out += effect_sentences(t["seeds"], t["runs"], reference)
     out += failure_sentences(t["runs"])
     out += scaling_sentences(t["scaling_fits"])
