@@ -106,7 +106,8 @@ def test_a_tier_below_a_says_which_term_moved_it_even_when_every_run_is_ok():
     row = leaderboard(runs, seed_stats(runs), stability_table(runs, probes)).iloc[0]
     assert (runs["status"] == "ok").all()
     assert row["tier"] == "B" and row["score"] == pytest.approx(85.0)  # -10 spread, -5 spikes
-    assert row["tier_reason"] == "seed spread 0.3 nats (cv 13.0%) (-10)"
+    # the largest term first, then any costing at least half as much
+    assert row["tier_reason"] == "seed spread 0.3 nats (cv 13.0%) (-10); 2.5 spikes per run (-5)"
     assert any(
         r["tier_reason"] == row["tier_reason"] for r in leaderboard_rows(pd.DataFrame([row]))
     )

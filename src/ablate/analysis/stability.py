@@ -32,8 +32,9 @@ So one diverged seed in three (score <= 67) is at best C, two in three (<= 33) i
 five soft terms together (at most 50 points) can push a variant whose runs all end with status
 ok down to C, never to D.
 tier_reason names the term that cost the most points, with its value ("1 of 3 runs
-diverged", "seed spread 0.12 nats (cv 4.8%)"), so a tier below A says why beside it: a
-variant whose runs all end ok can still be C, and the reason says which warning moved it.
+diverged", "seed spread 0.12 nats (cv 4.8%)"), and any other costing at least half as much,
+so a tier below A says why beside it: a variant whose runs all end ok can still be C, and
+the reason says which warning moved it.
 """
 
 from __future__ import annotations
@@ -127,11 +128,17 @@ def stability_score(c: dict) -> float:
 
 
 def tier_reason(c: dict) -> str:
-    """The term that cost the most points, in words with its value; '' when none cost any."""
+    """The terms that cost the most points, in words with their values: the largest, and
+    any other costing at least half as much (at most three); '' when none costs a point."""
     cost = penalties(c)
-    term = max(cost, key=lambda k: cost[k])
-    if cost[term] <= 0:
+    ranked = sorted((k for k in cost if cost[k] >= 0.5), key=lambda k: -cost[k])
+    if not ranked:
         return ""
+    top = [k for k in ranked if cost[k] >= cost[ranked[0]] / 2][:3]
+    return "; ".join(_term_words(c, k, cost[k]) for k in top)
+
+
+def _term_words(c: dict, term: str, cost: float) -> str:
     n = c["n_runs"]
     if term == "fail":
         parts = [
@@ -139,7 +146,7 @@ def tier_reason(c: dict) -> str:
             for s in statuses_where(failure=True, learned=False)
             if c.get(f"n_{s}", 0)
         ]
-        return "; ".join(parts) + f" (-{cost[term]:.0f})"
+        return ", ".join(parts) + f" (-{cost:.0f})"
     words = {
         "unstable": f"{c['n_unstable']} of {n} runs unstable",
         "sharp": f"sharp attention (a collapsed layer) in {c['sharp_rate']:.0%} of runs",
@@ -148,7 +155,7 @@ def tier_reason(c: dict) -> str:
         "logit": f"attention logits up to {c['attn_logit_max']:.0f}",
         "spread": f"seed spread {c['seed_std']:.2g} nats (cv {c['seed_cv']:.1%})",
     }
-    return f"{words[term]} (-{cost[term]:.0f})"
+    return f"{words[term]} (-{cost:.0f})"
 
 
 def tier(score: float) -> str:

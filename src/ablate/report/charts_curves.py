@@ -37,16 +37,25 @@ def curve_chart(
     loss chart's references (reference, val_loss, method; possibly none): given, the chart
     draws them and zooms; None (a chart of something else): neither."""
     full = full_domain(band, log_y, y_max, references)
-    zoom = zoom_domain(band, full, references) if references is not None else full
-    zoomed = zoom != full  # else there is nothing to switch: no checkbox
-    # one range for all panels; clamp, so a diverging seed does not squash the others
-    domain = [alt.ExprRef(f"{FULL} ? {f} : {z}") for f, z in zip(full, zoom, strict=True)]
-    domain = domain if zoomed else list(full)
-    scale = alt.Scale(type="log" if log_y else "linear", domain=domain, clamp=True)
+    # Each panel zooms on where its own runs end (the differences the leaderboard ranks are
+    # a few hundredths of a nat; one stalled variant elsewhere must not flatten them); the
+    # full range, one click away, is one range for all panels. Clamped, so a diverging seed
+    # does not squash the others.
+    zooms = {
+        p.title: zoom_domain(band[band["variant"].isin(p.variants)], full, references)
+        if references is not None
+        else full
+        for p in task_panels
+    }
+    zoomed = any(z != full for z in zooms.values())  # else nothing to switch: no checkbox
     x = alt.X("step:Q", title="step", scale=alt.Scale(domain=[0, int(band["step"].max())]))
     rules = _rule_rows(references)
 
     def draw(rows: pd.DataFrame, color: alt.Color, panel_title: str) -> alt.LayerChart:
+        zoom = zooms.get(panel_title, full)
+        domain = [alt.ExprRef(f"{FULL} ? {f} : {z}") for f, z in zip(full, zoom, strict=True)]
+        domain = domain if zoomed else list(full)
+        scale = alt.Scale(type="log" if log_y else "linear", domain=domain, clamp=True)
         base = alt.Chart(rows).encode(x=x, color=color)
         shade = base.mark_area(opacity=0.15).encode(
             y=alt.Y("lo:Q", scale=scale, title=y_title), y2="hi:Q"

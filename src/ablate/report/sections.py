@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ablate.analysis.ranking import MARK
 from ablate.report import chart_data
 from ablate.report.charts_curves import curve_chart
 from ablate.report.charts_heat import attention_map_chart, entropy_heatmap, grad_heatmap
@@ -35,8 +36,10 @@ def task_view(page: Page, task: str, t: dict[str, pd.DataFrame], reference: str)
     ctx = Ctx(page, task, t, reference, task_panels, colour)
     board = [
         note(
-            "Rank: see Methods (ranking); '=' marks variants that cannot be told apart "
-            f"from the best. Δ vs baseline pairs runs by seed against '{reference}'. Click a "
+            "Rows in the task's order: failure rate, then mean val loss (see Methods, "
+            f"ranking); '{MARK}' after a position: cannot be ruled out as the best "
+            "(superscript 'spread': only because its seeds disagree). Δ vs baseline pairs "
+            f"runs by seed against '{reference}', with the interval adjusted like p. Click a "
             "header to sort, hover it for its definition, open 'more' for the rest."
         ),
         {"kind": "leaderboard", "headers": HEADERS, "rows": leaderboard_rows(t["leaderboard"])},
