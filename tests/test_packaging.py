@@ -21,16 +21,24 @@ def installed(tmp_path_factory) -> Path:
     """The package built as a wheel from the files git tracks, installed into a folder."""
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src_copy"
-    tracked = subprocess.run(
+    listed = subprocess.run(
         ["git", "ls-files", "-z", "pyproject.toml", "README.md", "src"],
         cwd=ROOT,
         capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, tracked):
-        target = src / name.decode()
+    )
+    if listed.returncode == 0:  # a checkout: what git tracks, nothing generated
+        names = [n.decode() for n in listed.stdout.split(b"\0") if n]
+    else:  # an unpacked copy without .git: the files themselves, caches aside
+        names = ["pyproject.toml", "README.md"]
+        names += [
+            str(p.relative_to(ROOT))
+            for p in (ROOT / "src").rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)
+        ]
+    for name in names:
+        target = src / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name.decode(), target)
+        shutil.copy2(ROOT / name, target)
     build = [*PIP, "wheel", "--no-deps", "--no-build-isolation", str(src), "-w", str(tmp)]
     subprocess.run(build, check=True)
     (wheel,) = tmp.glob("ablate-*.whl")
