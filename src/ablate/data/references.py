@@ -11,7 +11,8 @@ as the transformer does, so a window's first positions use the lower orders. Tex
 have one eval length.
 
 Synthetic tasks, at each eval length (the layouts: ``ablate.spec.task_traits``):
-  chance   ln of how many tokens a scored position can take (ANSWERS): a uniform guess
+  chance   ln of how many tokens a scored position can take (the task's registry entry,
+           ``answers``): a uniform guess
   best     0: every scored token is a function of the tokens before it, so a perfect
            model has no loss. copy / reverse / sort: the source precedes its target;
            mqar: each queried key's value was given with the key earlier; induction: the
@@ -35,8 +36,8 @@ import numpy as np
 
 from ablate.data.ngram import KneserNey, window_log_probs
 from ablate.spec.config import ModelConfig, TrainConfig
+from ablate.spec.registry import TASKS
 from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec, canonical_json
-from ablate.spec.task_traits import mqar_keys
 
 # Bump when a reference value would change (the n-gram maths, the rows): a new key, so
 # every study recomputes its references.
@@ -44,15 +45,9 @@ REFERENCES_VERSION = 1
 ORDERS = {1: "unigram", 2: "bigram", 3: "trigram", 4: "4-gram", 5: "5-gram"}
 NAMES = (*ORDERS.values(), "chance", "best")  # every reference, in the order they are listed
 
-# synthetic tasks: how many tokens a scored position can take, from each task's layout
-ANSWERS = {
-    "copy": lambda data: data.vocab,  # a source token: any content token
-    "reverse": lambda data: data.vocab,
-    "sort": lambda data: data.vocab,
-    "induction": lambda data: data.vocab,  # a segment token: any content token
-    "mqar": lambda data: data.vocab - mqar_keys(data.vocab),  # a value: the upper half
-    "modadd": lambda data: data.modulus,  # c: any residue
-}
+# synthetic tasks: how many tokens a scored position can take, stated by each task's
+# registry entry (spec/task_traits.py); a task that states it has chance and best references
+ANSWERS = {name: t.answers for name, t in TASKS.items() if t.answers is not None}
 
 
 def eval_windows(spec) -> int:

@@ -108,18 +108,42 @@ TASKS = {
     "canterbury": TaskTraits("ablate.data.text:Canterbury", corpus="canterbury"),
     "text_file": TaskTraits("ablate.data.text:TextFile", reads_path=True, check=layout.path_errors),
     # synthetic, generated on the fly from the data seed
-    "copy": TaskTraits("ablate.data.synthetic:Copy", layout.source_and_target, scalable=True),
-    "reverse": TaskTraits("ablate.data.synthetic:Reverse", layout.source_and_target, scalable=True),
-    "sort": TaskTraits("ablate.data.synthetic:Sort", layout.source_and_target, scalable=True),
-    "mqar": TaskTraits("ablate.data.recall:MQAR", scalable=True, check=layout.mqar_errors),
+    "copy": TaskTraits(
+        "ablate.data.synthetic:Copy",
+        layout.source_and_target,
+        scalable=True,
+        answers=layout.content_tokens,
+    ),
+    "reverse": TaskTraits(
+        "ablate.data.synthetic:Reverse",
+        layout.source_and_target,
+        scalable=True,
+        answers=layout.content_tokens,
+    ),
+    "sort": TaskTraits(
+        "ablate.data.synthetic:Sort",
+        layout.source_and_target,
+        scalable=True,
+        answers=layout.content_tokens,
+    ),
+    "mqar": TaskTraits(
+        "ablate.data.recall:MQAR",
+        scalable=True,
+        check=layout.mqar_errors,
+        answers=layout.mqar_values,
+    ),
     "induction": TaskTraits(
-        "ablate.data.recall:Induction", scalable=True, check=layout.induction_errors
+        "ablate.data.recall:Induction",
+        scalable=True,
+        check=layout.induction_errors,
+        answers=layout.content_tokens,
     ),
     "modadd": TaskTraits(
         "ablate.data.modadd:ModAdd",
         layout.equation,
         check=layout.modadd_errors,
         held_out=layout.modadd_held_out,
+        answers=layout.residues,
     ),
 }
 

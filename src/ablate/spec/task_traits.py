@@ -47,6 +47,9 @@ class TaskTraits:
     check: Callable[..., list[str]] = no_errors  # (data) -> one message per problem
     # (data) -> sequences in its fixed held-out set, or None: eval_batches x batch_size drawn
     held_out: Callable[..., int | None] = lambda data: None
+    # (data) -> how many tokens a scored position can take (a synthetic task's chance level
+    # is ln of it: data/references.py); None: a text task, scored on its whole vocabulary
+    answers: Callable[..., int] | None = None
 
 
 # ---------------------------------------------------------------- the layouts, per task
@@ -71,6 +74,24 @@ def induction_segment(seq_len: int, vocab: int) -> int:
 def mqar_keys(vocab: int) -> int:
     """Keys come from the lower half of the vocabulary, values from the upper half."""
     return vocab // 2
+
+
+# ---------------------------------------------------------------- the scored tokens, per task
+
+
+def content_tokens(data) -> int:
+    """copy / reverse / sort / induction: a scored token is any content token."""
+    return data.vocab
+
+
+def mqar_values(data) -> int:
+    """mqar: a scored token is a value, from the upper half of the vocabulary."""
+    return data.vocab - mqar_keys(data.vocab)
+
+
+def residues(data) -> int:
+    """modadd: the scored token c is any residue mod p."""
+    return data.modulus
 
 
 # ---------------------------------------------------------------- the checks, per task
