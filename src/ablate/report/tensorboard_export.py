@@ -80,16 +80,24 @@ def run_folder(task: str, variant: str, seed: int) -> str:
 def run_scalars(study_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, scalars): runs.parquet, and one row per (task, variant, seed, tag, step) with its
     value, ordered by run, step and tag. What export_tensorboard writes, without tensorboard."""
-    runs = read_runs(study_dir)
+    return _scalars(study_dir, _read(study_dir))
+
+
+def _read(study_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """runs.parquet and the per-step study tables, each read once."""
+    tables = {name: read_table(study_dir, name, required=False) for name in SOURCES}
+    return {"runs": read_runs(study_dir), **tables}
+
+
+SOURCES = ("steps", "grads", "evals", "probes")  # the study tables the scalars come from
+
+
+def _scalars(study_dir, t: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs = t["runs"]
     if runs.duplicated(KEYS).any():
         twice = runs.loc[runs.duplicated(KEYS), KEYS].to_dict("records")
         raise StudyError(f"{study_dir}: runs.parquet lists some runs twice: {twice[:3]}")
-    parts = [
-        _steps(read_table(study_dir, "steps", required=False)),
-        _grads(read_table(study_dir, "grads", required=False)),
-        _evals(read_table(study_dir, "evals", required=False)),
-        *_probes(read_table(study_dir, "probes", required=False)),
-    ]
+    parts = [_steps(t["steps"]), _grads(t["grads"]), _evals(t["evals"]), *_probes(t["probes"])]
     columns = [*KEYS, "tag", "step", "value"]
     scalars = pd.concat([p[columns] for p in parts if len(p)] or [pd.DataFrame(columns=columns)])
     scalars = scalars.astype({"step": "int64", "value": "float64", "seed": "int64"})
@@ -186,14 +194,15 @@ def export_tensorboard(study_dir: str | Path, out_dir: str | Path) -> list[str]:
     (relative to out_dir), in runs.parquet's order. Replaces an earlier export there."""
     _protos()  # fail before anything is read or removed
     out_dir = Path(out_dir)
-    runs, scalars = run_scalars(study_dir)
+    tables = _read(study_dir)
+    runs, scalars = _scalars(study_dir, tables)
     folders = [run_folder(*key) for key in runs[KEYS].itertuples(index=False)]
     if len({f.casefold() for f in folders}) < len(folders):  # a case-insensitive disk
         raise StudyError(f"{study_dir}: two runs' folders differ only in case: {folders}")
     _clear(out_dir, folders)
     start = _created(study_dir)
     by_run = dict(tuple(scalars.groupby(KEYS, sort=False)))
-    steps = read_table(study_dir, "steps", required=False)
+    steps = tables["steps"]  # the steps' times: the events' wall times
     times = dict(tuple(steps.groupby(KEYS, sort=False)))
     empty = scalars.iloc[:0]
     for key, folder in zip(runs[KEYS].itertuples(index=False, name=None), folders, strict=True):
