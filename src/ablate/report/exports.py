@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablate.analysis.ranking import MARK, display_order
-from ablate.report.leaderboard import num
+from ablate.report.leaderboard import diff_text, loss_text, num
 
 PNG_SCALE = 1.0  # the SVG is the file to scale; the PNG is for slides and quick looks
 TEX_SPECIALS = {
@@ -56,13 +56,8 @@ def key_columns(board: pd.DataFrame) -> pd.DataFrame:
                 "task": r.task,
                 "rank": r.rank_label,
                 "variant": r.variant,
-                "val loss": f"{num(r.val_loss_mean)} [{num(r.val_loss_ci_lo)}, "
-                f"{num(r.val_loss_ci_hi)}]",
-                "diff": f"{num(r.val_loss_diff_mean, '+.4f')} "
-                f"[{num(r.val_loss_diff_ci_lo_adj, '+.4f')}, "
-                f"{num(r.val_loss_diff_ci_hi_adj, '+.4f')}]"
-                if paired
-                else "",
+                "val loss": loss_text(r),
+                "diff": diff_text(r) if paired else "",
                 "significant": paired and bool(r.val_loss_diff_significant),
                 "p adj": num(r.val_loss_diff_p_adj, ".2g") if paired else "",
                 "val acc": num(r.val_acc_mean, ".3f"),

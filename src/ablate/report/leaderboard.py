@@ -62,6 +62,18 @@ HEADERS = [
 ]
 
 
+def loss_text(r) -> str:
+    """'2.5129 [2.4957, 2.5301]': a leaderboard row's val loss, seed mean [interval]."""
+    return f"{num(r.val_loss_mean)} [{num(r.val_loss_ci_lo)}, {num(r.val_loss_ci_hi)}]"
+
+
+def diff_text(r) -> str:
+    """'-0.3025 [-0.3974, -0.2077]': the paired difference from the baseline with the
+    interval adjusted like its p (it excludes 0 exactly when the row is significant)."""
+    lo, hi = num(r.val_loss_diff_ci_lo_adj, "+.4f"), num(r.val_loss_diff_ci_hi_adj, "+.4f")
+    return f"{num(r.val_loss_diff_mean, '+.4f')} [{lo}, {hi}]"
+
+
 def leaderboard_rows(board: pd.DataFrame) -> list[dict]:
     rows = []
     for r in display_order(board).itertuples(index=False):
@@ -80,14 +92,9 @@ def leaderboard_rows(board: pd.DataFrame) -> list[dict]:
                 "tied_by_spread": bool(r.tied_by_spread),
                 "variant": r.variant,
                 "overrides": overrides or "the baseline",
-                "loss": f"{num(r.val_loss_mean)} [{num(r.val_loss_ci_lo)}, "
-                f"{num(r.val_loss_ci_hi)}]",
+                "loss": loss_text(r),
                 "loss_sort": sort_key(r.val_loss_mean),
-                "diff": f"{num(r.val_loss_diff_mean, '+.4f')} "
-                f"[{num(r.val_loss_diff_ci_lo_adj, '+.4f')}, "
-                f"{num(r.val_loss_diff_ci_hi_adj, '+.4f')}]"
-                if paired
-                else "—",
+                "diff": diff_text(r) if paired else "—",
                 "diff_sort": sort_key(r.val_loss_diff_mean) if paired else "",
                 "significant": paired and bool(r.val_loss_diff_significant),
                 "p_adj": num(r.val_loss_diff_p_adj, ".2g") if paired else "—",
