@@ -1,7 +1,7 @@
 """Which choices matter: main effects and two-way interactions in factorial grids.
 
 For every study grid with >= 2 keys (runs whose `group` is the grid's name), per task, a
-linear model of final_val_loss (diverged and NaN runs left out) fitted by ordinary least
+linear model of final_val_loss (diverged, oom and NaN runs left out) fitted by ordinary least
 squares: one categorical term per grid key, every two-way interaction of them, and the seed
 as a block (an additive categorical term, since seed s of every variant shares its
 initialisation seed and data order), in sum-to-zero coding. Three-way and higher

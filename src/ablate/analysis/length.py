@@ -7,7 +7,7 @@ are data.eval_multipliers. For metric loss (nats per scored token) and token_acc
 of scored tokens predicted exactly): n (runs with a finite value), mean and the 95 %
 interval of the mean over seeds, inside the metric's range (analysis/inference.py
 bounded_interval, ranges in analysis/load.py BOUNDS; NaN below 2 runs).
-Diverged runs are left out (their last evaluation is where they stopped); an evaluation
+Runs stopped early (diverged, oom) are left out: their last evaluation is not final; an evaluation
 skipped because the length exceeds the model's context has a NaN value and is counted in
 n_skipped, not in n.
 """

@@ -5,7 +5,7 @@ ffn_ratio) with every other key fixed, per task, and spans at least MIN_SIZES di
 non-embedding parameter counts. Width and depth never share a curve: a 2-D size grid gives
 one width family per depth and one depth family per width. `family` names the key and what
 is held fixed against the baseline, e.g. "d_model @ base" or "d_model @ n_layer=3".
-Each variant is one point: the mean over seeds of final_val_loss (diverged runs left out).
+Each variant is one point: the mean over seeds of final_val_loss (diverged and oom runs left out).
 For x = n_params_non_embedding and x = flops (the runs table's training FLOPs, attention
 included), fit L(x) = E + A x^-alpha as scaling_fit describes (the law used and why are
 recorded), then:

@@ -12,7 +12,7 @@ Components (per task and variant, over its seeds):
                     layer by that same definition: a warning (one sharp head is not one)
   loss_spikes       mean n_loss_spikes per run; grad_spikes: mean n_grad_spikes per run
   grad_ratio        median over runs of max_grad_norm / median_grad_norm
-  seed_std          std over seeds of final_val_loss (diverged runs left out); seed_cv =
+  seed_std          std over seeds of final_val_loss (diverged, oom runs left out); seed_cv =
                     seed_std / mean final_val_loss
   attn_logit_max    mean over runs of final_attn_logit_max (largest q.k/sqrt(d_h))
   attn_logit_growth mean over runs of (largest attn_logit_max at the last probe) minus
