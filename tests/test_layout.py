@@ -239,7 +239,8 @@ def test_the_workflow_imports_no_torch():
 def test_the_top_level_keeps_only_the_cli_and_the_stage_packages():
     entries = {p.name for p in PACKAGE.iterdir() if p.name != "__pycache__"}
     assert entries - set(PACKAGES) == TOP_FILES
-    assert len(PACKAGES) <= 10, PACKAGES
+    # ten stages and launch/ (how a command's process starts, used by every stage's command)
+    assert len(PACKAGES) <= 11, PACKAGES
 
 
 def test_no_two_modules_or_packages_share_a_name():

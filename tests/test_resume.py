@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from tiny_run import tiny_spec
 import ablate.train.loop as loop
 from ablate.store.tables import EXECUTION_COLUMNS, SUMMARY, TABLES
 from ablate.train.checkpoint import CHECKPOINT
+from ablate.train.finished import KEPT
 from ablate.train.interrupt import Interrupted
 from ablate.train.lock import run_lock
 
@@ -77,6 +79,7 @@ def test_checkpoint_of_another_spec_code_version_or_device_is_never_used(tmp_pat
     loop.train_run(make_spec(seed=0), tmp_path / "clean", log=lambda m: None)
     assert_same_run(tmp_path / "clean", run_dir)
 
+    shutil.rmtree(run_dir / KEPT)  # else the finished run's kept files come back (finished.py)
     path.write_bytes(foreign)  # the right spec, but written on another device
     state = torch.load(path, weights_only=True)
     state["identity"]["device"] = "cuda"
@@ -92,6 +95,7 @@ def test_checkpoint_of_another_spec_code_version_or_device_is_never_used(tmp_pat
     loop.train_run(make_spec(seed=1), run_dir, log=lines.append)
     assert "ignoring" in "\n".join(lines) and "resumed" not in "\n".join(lines)
 
+    shutil.rmtree(run_dir / KEPT)
     path.write_bytes(b"\x00garbage")  # torn or foreign bytes: ignored, never fatal
     lines.clear()
     loop.train_run(make_spec(seed=1), run_dir, log=lines.append)

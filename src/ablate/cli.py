@@ -251,7 +251,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that import torch or the table libraries: the `ablate` program hands them to a
+# warm server that has imported those once (ablate.launch), else runs them here.
+WARM_COMMANDS = ("train", "sanity", "references", "collect", "analyse", "report", "tensorboard")
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the program, not a call from Python
+        argv = sys.argv[1:]
+        if argv[:1] and argv[0] in WARM_COMMANDS:
+            from ablate.launch.client import run_warm
+
+            code = run_warm("ablate", argv)
+            if code is not None:
+                return code
     args = parser().parse_args(argv)
     return args.func(args)
 

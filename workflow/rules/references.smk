@@ -5,31 +5,21 @@
 # study shares results/references/. The analysis reads these files, never the corpus.
 from ablate.data.references import reference_key, reference_spec
 from ablate.store.tables import REFERENCE_DIR
+from ablate.store.workflow_files import spec_text, write_once
 
-REFERENCE_SPECS = {}  # key -> the spec.yaml its job reads (the same for every run of the key)
+REFERENCE_SPECS = {}  # key -> a run spec of that key (its reference spec is the same for all)
 for _run in RUNS:
     REFERENCE_SPECS.setdefault(reference_key(_run.spec), _run.spec)
 REFERENCE_FILES = sorted(f"results/{REFERENCE_DIR}/{key}.parquet" for key in REFERENCE_SPECS)
 
 
+for _key, _spec in REFERENCE_SPECS.items():  # written while parsing, as the run specs are
+    write_once(f"results/{REFERENCE_DIR}/{_key}.yaml", spec_text(reference_spec(_spec)))
+
+
 # Seconds of work (5 M characters: about 3 s after torch loads): a queued cluster job would
 # only add waiting.
-localrules: reference_spec, references
-
-
-rule reference_spec:
-    output:
-        f"results/{REFERENCE_DIR}/{{key}}.yaml",
-    wildcard_constraints:
-        key="[0-9a-f]{16}",
-    params:
-        spec=lambda wildcards: reference_spec(REFERENCE_SPECS[wildcards.key]),
-    run:
-        import yaml
-        from ablate.store.atomic import atomic_write_bytes
-
-        text = yaml.safe_dump(params.spec, sort_keys=True)
-        atomic_write_bytes(Path(output[0]), text.encode())
+localrules: references
 
 
 rule references:

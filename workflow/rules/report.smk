@@ -3,19 +3,7 @@
 
 # Cheap study-level steps run where Snakemake runs, also under a cluster executor: a
 # queued Slurm job for a few seconds of work would only add waiting.
-localrules: manifest, collect, analyse, report
-
-
-rule manifest:
-    """Which runs make up the study, under which variant and seed names."""
-    output:
-        f"{STUDY_DIR}/manifest.json",
-    params:
-        manifest=MANIFEST,
-    run:
-        from ablate.store.atomic import write_json
-
-        write_json(Path(output[0]), params.manifest)
+localrules: collect, analyse, report
 
 
 rule collect:

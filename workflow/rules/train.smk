@@ -2,21 +2,8 @@
 # small CPU, parallel 1-thread jobs beat multi-threaded ones; REFERENCE.md measures 4-5x).
 
 
-localrules: run_spec
-
-
-rule run_spec:
-    """The resolved spec beside the run's outputs: what produced them, and how to redo it."""
-    output:
-        "results/runs/{run}/spec.yaml",
-    params:
-        spec=lambda wildcards: RUN_BY_ID[wildcards.run].spec.to_dict(),
-    run:
-        import yaml
-        from ablate.store.atomic import atomic_write_bytes
-
-        text = yaml.safe_dump(params.spec, sort_keys=True)
-        atomic_write_bytes(Path(output[0]), text.encode())
+# Each run's spec.yaml is written by common.smk while the workflow parses (only when
+# absent: ablate.store.workflow_files), not by a job of its own.
 
 
 rule train:

@@ -2,6 +2,7 @@
 
     tables.py      every table, column and unit the lab writes (the one place that names them)
     atomic.py      writing files atomically, with the user's permissions
+    workflow_files.py  the spec files and manifest the workflow writes while it parses
     integrity.py   is a run directory intact? (checked before it is collected)
     collect.py     the run directories of a study -> study tables (each run judged here)
 

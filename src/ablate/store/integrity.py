@@ -61,10 +61,11 @@ def recompute_command(run_dir: Path) -> str:
     """The documented way to redo one run.
 
     Deleting the directory alone is not enough: Snakemake sees the study's tables and report
-    still up to date and does nothing, so the run's spec (and everything after it) is forced.
-    Deleting first means nothing of the damaged run, not even a checkpoint, is reused.
+    still up to date and does nothing, so the run's training (and everything after it) is
+    forced. Deleting first means nothing of the damaged run, not even a checkpoint or its
+    kept files (train/finished.py), is reused; the parse writes its spec.yaml again.
     """
-    return f"rm -rf {run_dir} && snakemake --cores 4 --forcerun {run_dir}/spec.yaml"
+    return f"rm -rf {run_dir} && snakemake --cores 4 --forcerun {run_dir}/summary.json"
 
 
 def _spec_problems(run_dir: Path, expected_id: str) -> list[str]:

@@ -6,6 +6,7 @@
     evaluate.py       loss, the held-out evaluations, the probe-batch diagnostics
     lr_schedule.py    linear warmup, then cosine decay
     checkpoint.py     everything that decides the rest of a run, saved atomically
+    finished.py       a finished run's files kept aside, so it never trains twice
     outputs.py        the run's tables as they grow; summary.py its summary.json
     sampling.py       text runs: a few samples from the final model (the samples table)
     saved_model.py    the final weights as model.safetensors; load_run reads a run back

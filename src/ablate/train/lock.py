@@ -17,6 +17,10 @@ import time
 from pathlib import Path
 
 LOCK_FILE = ".train.lock"
+# How long a trainer waits for the lock before it refuses: a trainer whose caller was
+# killed stops on its own (ablate.launch: it checkpoints, as on SIGTERM) and lets go within
+# a second or two, and the rerun that follows at once should not fail for that.
+WAIT_S = 10.0
 
 
 class RunLocked(RuntimeError):
@@ -29,9 +33,7 @@ def run_lock(run_dir: str | Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock(fd, WAIT_S):
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
             raise RunLocked(
                 f"{run_dir} is being trained by another process ({holder}); refusing to "
@@ -45,3 +47,15 @@ def run_lock(run_dir: str | Path):
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def _lock(fd: int, wait_s: float) -> bool:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)

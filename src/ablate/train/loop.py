@@ -35,8 +35,7 @@ from ablate.data.build import build_task
 from ablate.model.transformer import build_model
 from ablate.probes.attention_stats import attention_map_rows
 from ablate.spec.registry import PRECISION
-from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec
-from ablate.store.atomic import write_json
+from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec, spec_hash
 from ablate.train.attempt import Attempt
 from ablate.train.checkpoint import identity, load_checkpoint, remove_checkpoint
 from ablate.train.device import (
@@ -47,6 +46,7 @@ from ablate.train.device import (
     make_deterministic,
     resolve_device,
 )
+from ablate.train.finished import KEPT, finish, restore
 from ablate.train.interrupt import Interrupted, stop_requests
 from ablate.train.lock import run_lock
 from ablate.train.progress_log import progress_logger
@@ -101,10 +101,19 @@ def train_run(
             f"--device {device}: this run's spec names device {spec.device!r} "
             "(study key device_in_identity), so it only trains there"
         )
-    with run_lock(out), stop_requests() as stop, claimed_device(kind, gpu_share) as dev:
-        attempt = _start(spec, out, threads, root, dev, log)
-        stopped, capture = _step_loop(attempt, checkpoint_every or CHECKPOINT_EVERY, stop, log)
-        return _finish(attempt, stopped, capture, threads, log)
+    with run_lock(out):
+        kept = restore(out, spec_hash(spec))
+        if kept is not None:  # finished before, its job not seen to end (train/finished.py)
+            log(f"restored: the run had finished; its files are back from {out / KEPT}")
+            return kept
+        with stop_requests() as stop, claimed_device(kind, gpu_share) as dev:
+            return _train(spec, out, threads, root, dev, log, checkpoint_every, stop)
+
+
+def _train(spec, out, threads, root, dev, log, checkpoint_every, stop) -> dict:
+    attempt = _start(spec, out, threads, root, dev, log)
+    stopped, capture = _step_loop(attempt, checkpoint_every or CHECKPOINT_EVERY, stop, log)
+    return _finish(attempt, stopped, capture, threads, log)
 
 
 def _start(spec: RunSpec, out: Path, threads, root, device, log) -> Attempt:
@@ -200,7 +209,7 @@ def _finish(run: Attempt, stopped: Stop | None, capture, threads: int, log) -> d
             f"{summary['ln_vocab']:.3f}"
         )
     run.records.write(run.out)
-    write_json(run.out / "summary.json", summary)
+    finish(run.out, summary, run.spec.to_dict())  # summary.json last
     remove_checkpoint(run.out)
     log(
         f"done: {summary['steps_done']} steps; final val loss "
