@@ -14,112 +14,34 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import yaml
+from snakemake_runs import (
+    ENV,
+    ROOT,
+    copy_workflow,
+    fingerprint,
+    finished_train_runs,
+    live_processes,
+    snakemake,
+    start,
+    train_jobs,
+    wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-ENV = os.environ | {
-    "PYTHONPATH": str(ROOT / "src"),  # this checkout's code, for Snakemake and its jobs
-    "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}",
-}
+from ablate.store.tables import EXECUTION_COLUMNS, STUDY_TABLES
+
 # docs/recovery.md's tiny study, with runs of 300 steps (not 30) checkpointed every 5, so that a
 # kill finds runs in the middle of training with a checkpoint
 STUDY = ("--cores", "2", "--configfile", "config/long.yaml", "--config", "checkpoint_every=5")
 PROFILE_LINE = "Using workflow specific profile"
-
-
-def copy_workflow(dest: Path) -> Path:
-    """The files a checkout needs to run a study (the code comes in through PYTHONPATH)."""
-    for name in ["Snakefile", "workflow", "profiles", "config"]:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, dest / name)
-        else:
-            shutil.copy(source, dest / name)
-    return dest
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """One command as a user types it in the workflow directory; output merged."""
-    return subprocess.run(
-        [str(SNAKEMAKE), *args],
-        cwd=workdir,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def start(workdir: Path, *args: str) -> tuple[subprocess.Popen, Path]:
-    """Snakemake in the background, in its own process group (its jobs join that group)."""
-    log = workdir / "first-attempt.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(SNAKEMAKE), *args],
-            cwd=workdir,
-            env=ENV,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return proc, log
-
-
-def wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 120):
-    """Poll until condition() is truthy; fail if Snakemake ends first or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if proc.poll() is not None:
-            pytest.fail(f"snakemake ended first (rc {proc.returncode}):\n{log.read_text()}")
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s:\n{log.read_text()}")
-
-
-def live_processes(pgid: int) -> list[int]:
-    """Processes of a group that still run. Zombies are left out: a killed Snakemake's
-    children are reparented, and on some machines (containers) nobody reaps them."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)"
-        except OSError:
-            continue  # it exited while we looked
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pgid and state != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def train_jobs(output: str) -> dict[str, str]:
-    """{jobid: run id} of each train job Snakemake announced in its output."""
-    indented = r"(?:[ \t]+.*\n)*?"  # the job's other lines, up to the next field we want
-    pattern = rf"rule train:\n{indented}[ \t]+jobid: (\d+)\n{indented}[ \t]+wildcards: run=(\w+)"
-    return dict(re.findall(pattern, output))
-
-
-def finished_train_runs(output: str) -> set[str]:
-    """Run ids whose train job Snakemake reported finished (it records that just before)."""
-    jobs = train_jobs(output)
-    return {jobs[j] for j in re.findall(r"Finished jobid: (\d+) \(Rule: train\)", output)}
-
-
-def fingerprint(path: Path) -> tuple[int, int, bytes]:
-    """Rewritten (even with equal bytes) means a new inode or mtime: training ran again."""
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_ino, path.read_bytes()
 
 
 def test_workflow_profile_settings_are_in_effect(capsys, monkeypatch, tmp_path):
@@ -182,6 +104,7 @@ def killed_and_recovered(tmp_path_factory):
     try:
         finished = wait_for(finished_and_checkpointed, proc, log)
         os.killpg(proc.pid, signal.SIGKILL)  # what a power cut does to every process
+        summarised = {p.parent.name for p in runs.glob("*/summary.json")}
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -198,7 +121,7 @@ def killed_and_recovered(tmp_path_factory):
     after = {run: fingerprint(runs / run / "summary.json") for run in finished}
     return SimpleNamespace(
         workdir=workdir, n_runs=n_runs, finished=finished, before=before, after=after,
-        bare=bare, unlock=unlock, rerun=rerun, checkpointed=checkpointed,
+        bare=bare, unlock=unlock, rerun=rerun, checkpointed=checkpointed, summarised=summarised,
     )  # fmt: skip
 
 
@@ -275,3 +198,49 @@ def test_damaged_run_is_named_and_its_fix_recomputes_it_alone(killed_and_recover
     for run_dir in runs.iterdir():
         verify_run_dir(run_dir, run_dir.name)
     assert {run: fingerprint(runs / run / "summary.json") for run in others} == others
+
+
+@pytest.mark.slow
+def test_no_run_that_had_written_its_summary_trains_again(killed_and_recovered):
+    """Runs that had written summary.json when Snakemake died, whether or not Snakemake saw
+    their job end: a rerun of their job puts their kept files back (train/finished.py)."""
+    study = killed_and_recovered
+    runs = study.workdir / "results" / "runs"
+    assert study.summarised >= study.finished
+    rerun = set(train_jobs(study.rerun.stdout).values())
+    for run in study.summarised & rerun:
+        log = (runs / run / "train.log").read_text()
+        assert log.startswith("restored:") and "\nrun:" not in log, log
+
+
+@pytest.mark.slow
+def test_the_recovered_study_equals_an_uninterrupted_one(killed_and_recovered, tmp_path):
+    study = killed_and_recovered
+    clean = copy_workflow(tmp_path)
+    (clean / "config" / "long.yaml").write_text(
+        (study.workdir / "config" / "long.yaml").read_text()
+    )
+    done = snakemake(clean, *STUDY)
+    assert done.returncode == 0, done.stdout
+    for name in STUDY_TABLES:
+        a, b = (
+            pd.read_parquet(d / "results" / "tiny" / f"{name}.parquet")
+            for d in (study.workdir, clean)
+        )
+        keep = [c for c in a.columns if c not in EXECUTION_COLUMNS]
+        pd.testing.assert_frame_equal(a[keep], b[keep], check_exact=True)
+
+
+@pytest.mark.slow
+def test_a_forced_rerun_of_a_finished_run_restores_it_in_seconds(killed_and_recovered):
+    """Snakemake deletes a job's outputs before it runs the job again (here forced; after its
+    own death, rerun-incomplete): the run comes back from its kept files, same bytes."""
+    study = killed_and_recovered
+    runs = study.workdir / "results" / "runs"
+    run = sorted(study.finished)[0]
+    before = {p.name: p.read_bytes() for p in (runs / run).glob("*.parquet")}
+    forced = snakemake(study.workdir, *STUDY, "--forcerun", f"results/runs/{run}/summary.json")
+    assert forced.returncode == 0, forced.stdout
+    assert set(train_jobs(forced.stdout).values()) == {run}
+    assert (runs / run / "train.log").read_text().startswith("restored:")
+    assert {p.name: p.read_bytes() for p in (runs / run).glob("*.parquet")} == before
