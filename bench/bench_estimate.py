@@ -22,18 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_pipeline import copy_tracked_files
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def fresh_copy(dest: Path) -> None:
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, files):
-        src, out = ROOT / name.decode(), dest / name.decode()
-        if src.is_file():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, out)
+    copy_tracked_files(ROOT, dest)
     if (ROOT / "resources").is_dir():  # the corpora setup fetched, not part of a study's time
         shutil.copytree(ROOT / "resources", dest / "resources")
     calibration = ROOT / "results" / ".calibration"

@@ -36,36 +36,41 @@ TICK = os.sysconf("SC_CLK_TCK")
 STEPS = ("estimate", "references", "collect", "analyse", "report", "fetch", "tensorboard")
 
 
-def fresh_copy(dest: Path) -> None:
-    """This checkout's tracked files (as they are in the working tree), nothing else."""
+def copy_tracked_files(root: Path, dest: Path) -> None:
+    """The checkout's tracked files (as they are in the working tree), nothing else."""
     files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True
     ).stdout.split(b"\0")
     for name in filter(None, files):
-        src, out = ROOT / name.decode(), dest / name.decode()
+        src, out = root / name.decode(), dest / name.decode()
         if src.is_file():
             out.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, out)
 
 
-def category(cmdline: list[str]) -> str:
-    """What a process is, from its command line."""
+def category(cmdline: list[str], comm: str) -> str:
+    """What a process is, from its command line; for a child of the warm server (which has
+    the server's command line), from the name it gives itself (``ablate train``, ...)."""
     text = " ".join(cmdline)
     if "calibration_worker" in text:
         return "calibration"
     if "pip" in text and "download" in text:
         return "fetch (pip)"
-    if "-m ablate" in text or "ablate.train.forkserver" in text:
-        words = text.split("-m ablate", 1)[-1].split()
-        if "forkserver" in text:
-            return "train"
-        sub = words[0] if words else ""
-        if sub == "train":
-            return "train"
-        return f"step: {sub}" if sub in STEPS else f"ablate {sub}"
+    if "ablate.launch.server" in text:
+        sub = comm.split()[1] if comm.startswith("ablate ") and len(comm.split()) > 1 else ""
+        return _ablate(sub) if sub else "warm server"
+    if "-m ablate" in text:
+        words = text.split("-m ablate", 1)[1].split()
+        return _ablate(words[0] if words else "")
     if "snakemake" in text:
         return "snakemake (jobs)" if "--target-jobs" in text else "snakemake"
     return "other"
+
+
+def _ablate(sub: str) -> str:
+    if sub == "train":
+        return "train"
+    return f"step: {sub}" if sub in STEPS else f"ablate {sub}"
 
 
 class Sampler(threading.Thread):
@@ -87,9 +92,10 @@ class Sampler(threading.Thread):
                     continue
                 try:
                     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    if pid not in self.kind:
-                        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-                        self.kind[pid] = category(raw.decode(errors="replace").split("\0"))
+                    if self.kind.get(pid, "warm server") == "warm server":  # a child names
+                        raw = Path(f"/proc/{pid}/cmdline").read_bytes()  # itself after fork
+                        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                        self.kind[pid] = category(raw.decode(errors="replace").split("\0"), comm)
                 except OSError:
                     continue
                 self.cpu[pid] = (int(stat[11]) + int(stat[12])) / TICK  # utime + stime
@@ -113,7 +119,6 @@ def _pids() -> list[int]:
 def measure(workdir: Path, config: str, cores: int) -> dict:
     cache = workdir / ".cache"
     env = os.environ | {"XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(workdir / "src")}
-    env.pop("ABLATE_TRAINER", None)
     command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", config]
     sampler = Sampler()
     sampler.start()
@@ -165,7 +170,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         workdir = Path(args.keep) if args.keep else Path(tmp)
-        fresh_copy(workdir)
+        copy_tracked_files(ROOT, workdir)
         result = measure(workdir, args.config, args.cores)
     text = json.dumps(result, indent=2)
     print(text)

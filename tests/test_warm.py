@@ -110,7 +110,8 @@ def test_exit_codes_and_deaths_by_signal_come_back_as_from_a_shell(warm):
     assert crash.returncode == 128 + signal.SIGKILL and "warm" in err
 
 
-def test_sigterm_to_the_caller_reaches_the_command(warm):
+def waiting_command(warm: Path) -> subprocess.Popen:
+    """A caller whose command runs warm and waits for SIGTERM (it has said it started)."""
     caller("exit", "0").communicate(timeout=60)
     server_up()
     proc = caller("wait")
@@ -118,19 +119,18 @@ def test_sigterm_to_the_caller_reaches_the_command(warm):
     while not (warm / "started").exists():
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.02)
+    return proc
+
+
+def test_sigterm_to_the_caller_reaches_the_command(warm):
+    proc = waiting_command(warm)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     assert proc.returncode == 143 and (warm / "termed").exists()
 
 
 def test_a_killed_caller_stops_its_command_with_sigterm(warm):
-    caller("exit", "0").communicate(timeout=60)
-    server_up()
-    proc = caller("wait")
-    deadline = time.monotonic() + 30
-    while not (warm / "started").exists():
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
+    proc = waiting_command(warm)
     proc.kill()  # kill -9: no chance to relay anything
     proc.wait()
     deadline = time.monotonic() + 30

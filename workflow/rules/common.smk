@@ -14,7 +14,8 @@ from ablate.study.execution import execution
 from ablate.estimate.job_resources import memory_mb, runtime_minutes
 from ablate.study.expand import ConfigError, expand_study, from_command_line, manifest
 from ablate.store.tables import RUN_FILES, STUDY_TABLES
-from ablate.store.workflow_files import json_text, spec_text, write_if_changed, write_once
+from ablate.store.atomic import json_bytes
+from ablate.store.workflow_files import spec_text, write_if_changed, write_once
 
 config.update(from_command_line(config))
 try:
@@ -32,7 +33,7 @@ REPORT = f"reports/{STUDY}.html"
 # which variant and seed names) if changed. ablate.store.workflow_files says why.
 for _run in RUNS:
     write_once(f"results/runs/{_run.run_id}/spec.yaml", spec_text(_run.spec.to_dict()))
-write_if_changed(f"{STUDY_DIR}/manifest.json", json_text(MANIFEST))
+write_if_changed(f"{STUDY_DIR}/manifest.json", json_bytes(MANIFEST))
 # How runs execute, not what they compute (ablate.study.execution): a global read by the train
 # rule's shell template, so changing it is no rerun trigger.
 EXECUTION = execution(config)

@@ -17,7 +17,6 @@ beside the main one) write the same bytes or nothing.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import yaml
@@ -28,11 +27,6 @@ from ablate.store.atomic import atomic_write_bytes
 def spec_text(spec: dict) -> bytes:
     """A spec.yaml's bytes (RunSpec.to_dict() or a reference spec), as every writer writes it."""
     return yaml.safe_dump(spec, sort_keys=True).encode()
-
-
-def json_text(obj) -> bytes:
-    """JSON as store/atomic.write_json writes it."""
-    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
 def write_once(path: str | Path, data: bytes) -> bool:

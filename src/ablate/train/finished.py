@@ -25,11 +25,10 @@ import os
 import shutil
 from pathlib import Path
 
-import yaml
-
 from ablate.store.atomic import atomic_write_bytes, write_json
 from ablate.store.integrity import RunDirError, verify_run_dir
 from ablate.store.tables import RUN_FILES
+from ablate.store.workflow_files import spec_text
 
 KEPT = ".finished"
 SUMMARY = "summary.json"
@@ -46,7 +45,7 @@ def finish(run_dir: Path, summary: dict, spec: dict) -> None:
     for name in RUN_FILES:
         if name != SUMMARY:
             _link(run_dir / name, staging / name)
-    atomic_write_bytes(staging / SPEC, yaml.safe_dump(spec, sort_keys=True).encode())
+    atomic_write_bytes(staging / SPEC, spec_text(spec))
     write_json(staging / SUMMARY, summary)
     shutil.rmtree(kept, ignore_errors=True)  # a stale set (its run was damaged and redone)
     os.replace(staging, kept)
