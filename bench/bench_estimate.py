@@ -31,9 +31,7 @@ def fresh_copy(dest: Path) -> None:
     copy_tracked_files(ROOT, dest)
     if (ROOT / "resources").is_dir():  # the corpora setup fetched, not part of a study's time
         shutil.copytree(ROOT / "resources", dest / "resources")
-    calibration = ROOT / "results" / ".calibration"
-    if calibration.is_dir():  # measured once per machine; `--recalibrate` measures again
-        shutil.copytree(calibration, dest / "results" / ".calibration")
+    # the calibration is the machine's (~/.cache/ablate), shared with the copy as it is
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
@@ -52,10 +50,6 @@ def bench(config: str, cores: int, workdir: Path, recalibrate: bool) -> dict:
     command = [sys.executable, "-m", "ablate", "estimate", config, "--cores", str(cores), "--json"]
     answer_s, done = timed(command + (["--recalibrate"] if recalibrate else []), workdir)
     predicted = json.loads(done.stdout)
-    # keep what was measured for the next study (and for this checkout)
-    shutil.copytree(
-        workdir / "results" / ".calibration", ROOT / "results" / ".calibration", dirs_exist_ok=True
-    )
     snakemake = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", config]
     actual_s, _ = timed(snakemake, workdir)
     return {

@@ -61,12 +61,28 @@ def test_fit_recovers_known_components_from_synthetic_timings(noise, tolerance):
     warm = [synthetic_sample(shape_spec(*s), noise, rng) for s in shapes]
     cold_spec = shape_spec(16, 1, 8, 32, 10)
     cold = synthetic_sample(cold_spec, 0.0, rng)
-    startup = 1.75
-    cold["wall_s"] = KNOWN.run - startup + cold["train_s"] + cold["eval_s"] + cold["probe_s"]
-    solo = {"warm": warm, "cold": cold, "startup_s": startup, "text_byte_s": 5e-8, "step_s": 0.03}
-    costs = fit_costs(solo, [{"step_s": 0.04}, {"step_s": 0.04}], study_s=7.0)
+    warm_start, ablate_import = 0.1, 0.25  # a job's own process, then ablate's modules
+    cold["wall_s"] = KNOWN.run - warm_start - ablate_import
+    cold["wall_s"] += cold["train_s"] + cold["eval_s"] + cold["probe_s"]
+    # the study steps: 3 s, and 0.5 s more for each run
+    study_s = {"2": {"collect": 1.0, "report": 3.0}, "5": {"collect": 1.5, "report": 4.0}}
+    measured = {
+        "warm": warm,
+        "cold": cold,
+        "startup_s": 4.0,
+        "ablate_import_s": ablate_import,
+        "text_byte_s": 5e-8,
+        "step_s": 0.03,
+        "shared_step_s": [0.04, 0.04],
+        "study_s": study_s,
+    }
+    costs = fit_costs(measured, warm_start)
     assert costs.contention == pytest.approx(0.75)
-    assert costs.study_s == 7.0
+    assert costs.run == pytest.approx(KNOWN.run, rel=tolerance)
+    assert costs.cold_start == 4.0
+    assert costs.study_seconds(2) == pytest.approx(4.0)
+    assert costs.study_seconds(5) == pytest.approx(5.5)
+    assert costs.study_seconds(75) == pytest.approx(3.0 + 0.5 * 75)
     # the terms that carry most of each component's time are recovered
     for name in ("steps", "train_flops", "eval_flops", "probes", "probe_layers"):
         assert getattr(costs, name) == pytest.approx(getattr(KNOWN, name), rel=tolerance), name
@@ -85,8 +101,12 @@ def test_fit_never_makes_a_component_negative():
     for sample in warm:  # probes cost a constant only, with jitter: no per-layer term
         sample["probe_s"] = 0.01 * sample["features"]["probes"] * (1 + 0.05 * rng.uniform(-1, 1))
     cold = dict(warm[0], wall_s=1.0)
-    solo = {"warm": warm, "cold": cold, "startup_s": 1.0, "text_byte_s": 0.0, "step_s": 0.03}
-    costs = fit_costs(solo, [{"step_s": 0.03}], 0.0)
+    measured = {"warm": warm, "cold": cold, "startup_s": 1.0, "ablate_import_s": 0.2}
+    measured |= {"text_byte_s": 0.0, "step_s": 0.03, "shared_step_s": [0.03]}
+    # a study of 5 runs measured faster than one of 2 (noise): no negative cost per run
+    measured["study_s"] = {"2": {"report": 3.0}, "5": {"report": 2.9}}
+    costs = fit_costs(measured, 0.1)
+    assert costs.study_run_s == 0 and costs.study_s == pytest.approx(3.0)
     assert all(getattr(costs, n) >= 0 for n in (*STEP, *EVAL, *PROBE))
     assert costs.probes == pytest.approx(0.01, rel=0.1)
 
@@ -111,30 +131,30 @@ def test_dry_run_output_is_read_as_snakemake_prints_it():
 rule train:
     input: results/runs/0123456789abcdef/spec.yaml
     wildcards: run=0123456789abcdef
-localrule run_spec:
-    wildcards: run=fedcba9876543210
+localrule references:
+    wildcards: key=fedcba9876543210
 Job stats:
-job         count
---------  -------
-run_spec        1
-train           1
-total           2
+job           count
+----------  -------
+references        1
+train             1
+total             2
 
 Reasons:
 """
     assert _train_runs(text) == {"0123456789abcdef"}
-    assert _job_counts(text) == {"run_spec": 1, "train": 1}
+    assert _job_counts(text) == {"references": 1, "train": 1}
 
 
 def test_estimate_scales_with_work_and_cores(tmp_path):
     runs = expand_study(load_config(ROOT / "config" / "tiny.yaml"))
     plan = pending_by_files(runs, tmp_path, "results/tiny")
-    assert len(plan.train) == len(runs) and plan.jobs["run_spec"] == len(runs)
+    assert len(plan.train) == len(runs) == plan.jobs["train"]
     one = estimate(runs, plan, KNOWN, jobs=1, cores=2, root=tmp_path, parse_s=1.0)
     two = estimate(runs, plan, KNOWN, jobs=2, cores=2, root=tmp_path, parse_s=1.0)
     four = estimate(runs, plan, KNOWN, jobs=4, cores=2, root=tmp_path, parse_s=1.0)
-    solo = sum(one["per_run_alone"].values()) + len(runs) * 1.0  # + a spec job per run
-    assert one["train_seconds"] == pytest.approx(solo + 1.0, abs=0.1)  # + the manifest job
+    # one job slot: the runs one after another
+    assert one["train_seconds"] == pytest.approx(sum(one["per_run_alone"].values()), abs=0.1)
     assert two["train_seconds"] < 0.6 * one["train_seconds"]
     assert four["train_seconds"] == pytest.approx(two["train_seconds"], rel=0.05)
     assert one["runs"] == 8 and one["cached"] == 0
@@ -152,7 +172,8 @@ def _subprocess(code: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_dry_run_line_never_calibrates_nor_imports_torch(tmp_path):
+def test_dry_run_line_never_calibrates_nor_imports_torch(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     code = f"""
 import sys
 from ablate.study.expand import expand_study, load_config
@@ -166,18 +187,20 @@ assert "torch" not in sys.modules, "the parse-time path imported torch"
     assert "no calibration for this machine yet" in done.stdout
     assert "ablate estimate config/tiny.yaml --cores 4" in done.stdout
     assert not (tmp_path / "results").exists()  # nothing measured, nothing written
-    calibration.save(KNOWN, {"cores": 2}, root=tmp_path)
+    assert not (tmp_path / "cache").exists()
+    calibration.save(KNOWN, {"cores": 2})
     done = _subprocess(code, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("estimate: 8 runs, 0 cached, 8 to train: ~")
 
 
 @pytest.mark.slow
-def test_estimate_json_on_the_tiny_study_before_and_after_it_runs(tmp_path):
+def test_estimate_json_on_the_tiny_study_before_and_after_it_runs(tmp_path, monkeypatch):
     """cached 0 before, all after a real run of the tiny study, as Snakemake decides."""
     config = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    calibration.save(KNOWN, {"cores": 2}, root=tmp_path)  # calibrating is tested on its own
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calibration.save(KNOWN, {"cores": 2})  # calibrating is tested on its own
     env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
 
     def ablate_estimate() -> dict:

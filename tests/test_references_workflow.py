@@ -16,8 +16,6 @@ import yaml
 
 from ablate.analysis.analyse import COLUMNS
 from ablate.data.references import ORDERS
-from ablate.estimate import calibration
-from ablate.estimate.cost import CONSERVATIVE
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -65,9 +63,6 @@ def study(tmp_path_factory):
     (workdir / "data").mkdir()
     (workdir / "data" / "tiny.txt").write_text("".join(rng.choice(words, size=3000)))
     (workdir / "config.yaml").write_text(yaml.safe_dump(STUDY, sort_keys=False))
-    # the estimate rule would calibrate this fresh directory first (~45 s); what is tested
-    # here are the references, so it gets a cached calibration as a second study would
-    calibration.save(CONSERVATIVE, {"cores": 2}, root=workdir)
     dry = snakemake(workdir, "-n")
     out = snakemake(workdir, "--cores", "2")
     return workdir, dry, out

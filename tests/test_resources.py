@@ -95,10 +95,9 @@ def test_time_comes_from_the_cost_model_and_a_calibration_when_cached(monkeypatc
 
     big = spec(BIG)
     assert run_seconds(big) == pytest.approx(CONSERVATIVE.solo_seconds(run_work(big)))
-    calibration.save(KNOWN, {"cores": 2}, root=tmp_path)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.undo()  # the real _time_model again, reading tmp_path's calibration
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.undo()  # the real _time_model again, reading the calibration saved here
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calibration.save(KNOWN, {"cores": 2})
     job_resources._time_model.cache_clear()
     try:
         assert run_seconds(big) == pytest.approx(SAFETY * KNOWN.solo_seconds(run_work(big)))

@@ -1,6 +1,6 @@
 # The study's predicted wall time, made before its runs train (ablate.estimate.prediction), for the
 # report's estimate-against-actual. Never computed while parsing: a job does it, and
-# calibrates this machine if no calibration is cached (results/.calibration/).
+# calibrates this machine if no calibration is cached (~/.cache/ablate/calibration/).
 
 
 localrules: estimate

@@ -38,8 +38,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from patsy import dmatrices, dmatrix
 from scipy import stats
 
 from ablate.analysis.inference import ALPHA, holm, holm_levels
@@ -92,6 +90,11 @@ def grid_keys(group: pd.DataFrame) -> list[str]:
 
 
 def grid_effects(runs: pd.DataFrame, keys: list[str], **where) -> list[dict]:
+    # imported here: the report reads this module (its columns, its method text) and
+    # should not pay for statsmodels (~2 s) to do so
+    import statsmodels.api as sm
+    from patsy import dmatrices
+
     names = [f"f{i}" for i in range(len(keys))]  # patsy cannot take dotted column names
     data = pd.DataFrame(
         {n: runs[k].astype(str).to_numpy() for n, k in zip(names, keys, strict=True)}
@@ -142,15 +145,19 @@ def grid_effects(runs: pd.DataFrame, keys: list[str], **where) -> list[dict]:
 def _cell_rows(info, data: pd.DataFrame, names: list[str], levels: dict) -> dict:
     """{(factor,) or (a, b): {levels: design row}}: the model's mean at those levels,
     averaged over every level of the other factors and every seed (a balanced average)."""
+    from patsy import dmatrix
+
     grid = pd.DataFrame(
         list(itertools.product(*[levels[n] for n in names], sorted(data["seed"].unique()))),
         columns=[*names, "seed"],
     )
-    X = np.asarray(dmatrix(info, grid, return_type="matrix"))
+    X = pd.DataFrame(np.asarray(dmatrix(info, grid, return_type="matrix")))
     out = {}
     for chosen in [(n,) for n in names] + list(itertools.combinations(names, 2)):
-        keyed = grid[list(chosen)].apply(tuple, axis=1)
-        out[chosen] = {lv: X[(keyed == lv).to_numpy()].mean(axis=0) for lv in keyed.unique()}
+        means = X.groupby([grid[n] for n in chosen], sort=False).mean()
+        out[chosen] = {
+            (lv if isinstance(lv, tuple) else (lv,)): row.to_numpy() for lv, row in means.iterrows()
+        }
     return out
 
 

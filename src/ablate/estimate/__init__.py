@@ -1,9 +1,9 @@
 """The cost model: how long a study takes here, and what a run asks a cluster for.
 
     cost.py                the work a run's spec asks for, and what each unit costs
-    calibration.py         measures this machine's costs (cached per machine kind)
+    calibration.py         measures this machine's costs (cached per machine, ~/.cache/ablate)
     calibration_fit.py     least-squares fit of the costs to the calibration's timings
-    calibration_worker.py  one calibration process: times real runs of the real loop
+    calibration_worker.py  the calibration process: times real runs and the study steps
     makespan.py            how long N jobs take sharing the cores (an event simulation)
     prediction.py          which runs are still to train (asks Snakemake) and the total
     command.py             ``ablate estimate CONFIG``
@@ -14,6 +14,7 @@ study's wall time (estimate.json, the dry-run line) and the cluster requests.
 
 Imports from ablate: spec, study, store, model (model.params), data (data.sources;
 data.references: the calibration computes its study's references);
-calibration_worker also train, cli (a process of its own that trains real runs).
+calibration_worker also train, cli (a process of its own that trains real runs), launch
+(launch.protocol: what the warm server preloads, imported before the timed commands).
 Torch: only in calibration_worker (the workflow prices runs while it parses).
 """

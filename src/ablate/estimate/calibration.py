@@ -1,10 +1,14 @@
 """Measure what a run costs on this machine: the coefficients of ``ablate.estimate.cost.Costs``.
 
-``ablate estimate`` calibrates once per machine kind and caches the result in
-``results/.calibration/<machine key>.json`` (CPU model, core count, torch version, threads
-per job). It takes a few seconds and is never run while Snakemake parses the workflow:
-loading a cached calibration (``load``) is plain JSON, and importing this module imports no
-torch; only the worker processes do.
+``ablate estimate`` calibrates once per machine kind and caches the result in the user's
+cache directory, ``$XDG_CACHE_HOME/ablate/calibration/<machine key>.json`` (default
+``~/.cache/ablate``; the key names the CPU model, core count, torch version and threads per
+job): a property of the machine, shared by every checkout, study and test run on it. A
+lock file beside it makes a second process that needs the same calibration wait for the
+first instead of measuring the machine while the first measures it. It takes a few seconds
+and is never run while Snakemake parses the workflow: loading a cached calibration
+(``load``) is plain JSON, and importing this module imports no torch; only the worker
+processes do.
 
 What is measured, through the real code path (``ablate.train.loop.train_run``, one torch
 thread, as a Snakemake job runs):
@@ -22,6 +26,7 @@ thread, as a Snakemake job runs):
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -40,21 +45,21 @@ from ablate.estimate.calibration_fit import fit_costs
 from ablate.estimate.cost import Costs
 from ablate.spec.run_spec import RunSpec
 from ablate.store.atomic import write_json
+from ablate.store.user_cache import user_cache_dir
 from ablate.study.expand import Run, manifest
 
-CALIBRATION_DIR = "results/.calibration"
 VERSION = 1  # bump when what is measured changes: older calibrations are then ignored
 # Warm calibration runs: (d_model, n_layer, n_head, batch, seq_len, steps). Narrow and deep,
 # wide and shallow, and one like the default study's baseline, so per-step, per-layer and
 # per-FLOP costs separate.
 SHAPES = [
-    (16, 1, 2, 8, 32, 40),
-    (32, 4, 2, 8, 32, 30),
-    (64, 2, 4, 32, 64, 30),
-    (128, 1, 4, 32, 64, 12),
+    (16, 1, 2, 8, 32, 24),
+    (32, 4, 2, 8, 32, 16),
+    (64, 2, 4, 32, 64, 16),
+    (128, 1, 4, 32, 64, 8),
 ]
 BENCH_SHAPE = SHAPES[2]  # what the sharing measurement repeats in every core at once
-BENCH_STEPS = 20
+BENCH_STEPS = 12
 
 
 def cores() -> int:
@@ -82,14 +87,19 @@ def machine_key(threads: int = 1) -> str:
     return f"{slug}-{cores()}c-torch{torch_version}-t{threads}-{digest}"
 
 
-def path(root: str | Path = ".", threads: int = 1) -> Path:
-    return Path(root) / CALIBRATION_DIR / f"{machine_key(threads)}.json"
+def cache_dir() -> Path:
+    """Where this user's calibrations live (``ablate.store.user_cache``)."""
+    return user_cache_dir("calibration")
 
 
-def load(root: str | Path = ".", threads: int = 1) -> tuple[Costs, dict] | None:
+def path(threads: int = 1) -> Path:
+    return cache_dir() / f"{machine_key(threads)}.json"
+
+
+def load(threads: int = 1) -> tuple[Costs, dict] | None:
     """The cached calibration of this machine (costs, info), or None. Cheap: no torch."""
     try:
-        saved = json.loads(path(root, threads).read_text())
+        saved = json.loads(path(threads).read_text())
     except (OSError, ValueError):
         return None
     if saved.get("version") != VERSION:
@@ -97,47 +107,65 @@ def load(root: str | Path = ".", threads: int = 1) -> tuple[Costs, dict] | None:
     return Costs(**saved["costs"]), saved["info"]
 
 
-def save(costs: Costs, info: dict, root: str | Path = ".", threads: int = 1) -> Path:
-    out = path(root, threads)
+def save(costs: Costs, info: dict, threads: int = 1) -> Path:
+    out = path(threads)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json(out, {"version": VERSION, "costs": dataclasses.asdict(costs), "info": info})
     return out
 
 
-def calibrate(root: str | Path = ".", threads: int = 1, log=print) -> tuple[Costs, dict]:
-    """Measure this machine (about 10-20 s), cache the result and return (costs, info)."""
+def load_or_calibrate(threads: int = 1, again: bool = False, log=print) -> tuple[Costs, dict]:
+    """The cached calibration, else (or with ``again``) a new one. One process measures at a
+    time: another that needs this machine's calibration meanwhile waits on the lock, then
+    reads what the first saved instead of measuring a machine that is busy measuring."""
+    cached = None if again else load(threads)
+    if cached is not None:
+        return cached
+    lock_file = path(threads).with_suffix(".lock")
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another process is calibrating this machine ({lock_file}): waiting ...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            cached = load(threads)  # what it measured (with `again` too: it is fresh)
+            if cached is not None:
+                return cached
+        if not again and (cached := load(threads)) is not None:
+            return cached  # saved between our first look and the lock
+        what = "again" if again else "(none cached)"
+        log(f"calibrating this machine {what}: {machine_key(threads)} ...")
+        return calibrate(threads, log)
+
+
+def calibrate(threads: int = 1, log=print) -> tuple[Costs, dict]:
+    """Measure this machine (about 10-15 s), cache the result and return (costs, info).
+    Callers that may run beside another use ``load_or_calibrate`` (it holds the lock)."""
 
     started = time.perf_counter()
+    n = cores()
+    warm_start = _warm_start_seconds()
     with tempfile.TemporaryDirectory(prefix="ablate-calibrate-") as tmp:
-        solo = _worker("solo", tmp, threads)
-        n = cores()
-        log(f"calibrating: {n} job(s) at once, one per core ...")
-        shared = _workers_at_once(n, tmp, threads)
-        study_s = _study_steps(Path(tmp), solo["runs"])
-    costs = fit_costs(solo, shared, study_s)
+        log(f"calibrating: runs alone, then {n} at once (one per core), then the study steps")
+        measured = _worker(tmp, threads, n)
+    costs = fit_costs(measured, warm_start)
     info = {
         "machine": machine_key(threads),
         "cores": n,
         "threads": threads,
         "measured_at": time.strftime("%Y-%m-%d %H:%M:%S"),
         "seconds": round(time.perf_counter() - started, 1),
+        "study_steps_s": {
+            f"{n} runs": {k: round(v, 2) for k, v in parts.items()}
+            for n, parts in measured["study_s"].items()
+        },
+        "phases_s": {"warm start": round(3 * warm_start, 2)} | measured["phases_s"],
         # the machine's load while measuring: a busy machine measures slow
         "load_average": os.getloadavg()[0],
     }
-    save(costs, info, root, threads)
+    save(costs, info, threads)
     return costs, info
-
-
-def _command(role: str, tmp: str, threads: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "ablate.estimate.calibration_worker",
-        role,
-        tmp,
-        str(threads),
-        repr(time.time()),
-    ]
 
 
 def _env() -> dict:
@@ -145,79 +173,59 @@ def _env() -> dict:
     return os.environ | {"PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def _worker(role: str, tmp: str, threads: int) -> dict:
-    done = subprocess.run(
-        _command(role, tmp, threads), capture_output=True, text=True, env=_env(), check=False
-    )
+def _warm_start_seconds(repeats: int = 3) -> float:
+    """What a job's own process costs before the warm server takes its command: the
+    interpreter and ``ablate.cli`` (which imports no torch), fastest of a few."""
+    best = float("inf")
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import ablate.cli"], env=_env(), check=True)
+        best = min(best, time.perf_counter() - tick)
+    return best
+
+
+def _worker(tmp: str, threads: int, n: int) -> dict:
+    command = [sys.executable, "-m", "ablate.estimate.calibration_worker", tmp]
+    command += [str(threads), str(n), repr(time.time())]
+    done = subprocess.run(command, capture_output=True, text=True, env=_env(), check=False)
     if done.returncode != 0:
         raise RuntimeError(f"calibration worker failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _workers_at_once(n: int, tmp: str, threads: int) -> list[dict]:
-    procs = [
-        subprocess.Popen(
-            _command("bench", tmp, threads), stdout=subprocess.PIPE, text=True, env=_env()
-        )
-        for _ in range(n)
-    ]
-    results = []
-    for proc in procs:
-        out, _ = proc.communicate()
-        if proc.returncode != 0:
-            raise RuntimeError("calibration worker (bench) failed")
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
-
-
-def _study_steps(tmp: Path, runs: list[dict]) -> float:
-    """Seconds of references, collect, analyse and report on the calibration runs (the real
-    commands)."""
-
-    config = {"study": "calibration", "seeds": [0]}
+def study_commands(tmp: str | Path, runs: list[dict], name: str) -> list[list[str]]:
+    """The study-level commands (``ablate`` arguments) a study runs after its runs, here on
+    the calibration's runs in ``tmp`` as a baseline and one-factor variants (a study
+    named ``name``): references, collect, analyse, report. Writes the manifest and the
+    reference specs they read."""
+    tmp = Path(tmp)
+    config = {"study": name, "seeds": [0]}
     made = [
         Run(
             r["run_id"],
             "baseline" if i == 0 else f"shape={i}",
             0,
             "induction",
-            "shape",
+            "base" if i == 0 else f"shape{i}",
             {},
             RunSpec.from_dict(r["spec"]),
         )
         for i, r in enumerate(runs)
     ]
-    (tmp / "manifest.json").write_text(json.dumps(manifest(config, made)))
-    study = tmp / "study"
-    ablate = [sys.executable, "-m", "ablate"]
-    # the references of each data config, where the analysis looks (beside the study)
-    references = []
+    study = tmp / name / "study"
+    study.mkdir(parents=True, exist_ok=True)
+    (study / "manifest.json").write_text(json.dumps(manifest(config, made)))
+    commands = []  # the references of each data config, where the analysis looks
     for key, spec in {reference_key(r.spec): r.spec for r in made}.items():
-        spec_file = tmp / "references" / f"{key}.yaml"
+        spec_file = tmp / name / "references" / f"{key}.yaml"
         spec_file.parent.mkdir(parents=True, exist_ok=True)
         spec_file.write_text(json.dumps(reference_spec(spec)))  # JSON is YAML
-        out = str(tmp / "references" / f"{key}.parquet")
-        references.append([*ablate, "references", "--spec", str(spec_file), "--out", out])
-    commands = [
-        *references,
-        [
-            *ablate,
-            "collect",
-            "--manifest",
-            str(tmp / "manifest.json"),
-            "--runs",
-            str(tmp / "runs"),
-            "--out",
-            str(study),
-        ],
-        [*ablate, "analyse", "--study-dir", str(study)],
-        [*ablate, "report", "--study-dir", str(study), "--out", str(tmp / "report.html")],
+        out = str(spec_file.with_suffix(".parquet"))
+        commands.append(["references", "--spec", str(spec_file), "--out", out])
+    manifest_file, runs_dir = str(study / "manifest.json"), str(tmp / "runs")
+    commands += [
+        ["collect", "--manifest", manifest_file, "--runs", runs_dir, "--out", str(study)],
+        ["analyse", "--study-dir", str(study)],
+        ["report", "--study-dir", str(study), "--out", str(study / "report.html")],
     ]
-    start = time.perf_counter()
-    for command in commands:
-        done = subprocess.run(command, capture_output=True, text=True, env=_env(), cwd=tmp)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"calibration: {' '.join(command[2:4])} failed:\n{done.stderr[-2000:]}"
-            )
-    return time.perf_counter() - start
+    return commands

@@ -5,8 +5,11 @@ inside training steps against (steps, steps x layers, training FLOPs), the secon
 evals against (batches, batches x layers, forward FLOPs), the probes against (probes,
 probes x layers). A coefficient the fit makes negative (noise on a term too small to see)
 is dropped and the rest refitted: no component costs less than nothing. What a first run
-in a fresh process takes beyond its steps, evals and probes, plus the start-up, is the
-per-run cost. Pure numpy, no torch.
+takes beyond its steps, evals and probes, plus what a job's own process costs before the
+warm server takes its command and the import of ablate's own modules (each command of the
+warm server imports them afresh), is the per-run cost; the interpreter and torch imported
+from cold is paid once per study (the warm server's start) or per job where there is no
+warm server (Slurm). Pure numpy, no torch.
 """
 
 from __future__ import annotations
@@ -44,19 +47,31 @@ def component(samples: list[dict], key: str, names: tuple[str, ...]) -> dict:
     return least_squares([s["features"] for s in samples], [s[key] for s in samples], names)
 
 
-def fit_costs(solo: dict, shared: list[dict], study_s: float) -> Costs:
-    """Costs from the solo worker's runs, the at-once benchmark and the study steps' time."""
-    warm = solo["warm"]
+def fit_costs(measured: dict, warm_start: float) -> Costs:
+    """Costs from the calibration worker's timings (calibration_worker.main) and what a
+    job's own process costs before the warm server runs it (``warm_start``)."""
+    warm = measured["warm"]
     coef = component(warm, "train_s", STEP) | component(warm, "eval_s", EVAL)
     coef |= component(warm, "probe_s", PROBE)
-    cold = solo["cold"]
+    cold = measured["cold"]
     explained = sum(coef[name] * cold["features"][name] for name in (*STEP, *EVAL, *PROBE))
-    per_run = solo["startup_s"] + max(0.0, cold["wall_s"] - explained)
-    at_once = sum(s["step_s"] for s in shared) / len(shared)
+    shared = measured["shared_step_s"]
+    at_once = sum(shared) / len(shared)
     return Costs(
-        run=per_run,
-        text_bytes=solo["text_byte_s"],
-        contention=min(1.0, solo["step_s"] / at_once),
-        study_s=study_s,
+        run=warm_start + measured["ablate_import_s"] + max(0.0, cold["wall_s"] - explained),
+        cold_start=measured["startup_s"],
+        text_bytes=measured["text_byte_s"],
+        contention=min(1.0, measured["step_s"] / at_once),
+        **study_costs(measured["study_s"]),
         **coef,
     )
+
+
+def study_costs(study_s: dict) -> dict:
+    """study_s and study_run_s of Costs from the study steps' seconds on studies of two
+    sizes ({runs: {command: seconds}}): the line through the two totals, never falling."""
+    (small, t_small), (large, t_large) = sorted(
+        (int(n), sum(parts.values())) for n, parts in study_s.items()
+    )
+    per_run = max(0.0, (t_large - t_small) / (large - small))
+    return {"study_s": t_small - per_run * small, "study_run_s": per_run}

@@ -1,11 +1,15 @@
-"""One calibration process (``ablate.estimate.calibration`` starts it): time real runs, print JSON.
+"""The calibration process (``ablate.estimate.calibration`` starts it): time real runs, print JSON.
 
-    python -m ablate.estimate.calibration_worker solo|bench TMP THREADS SPAWNED_AT
+    python -m ablate.estimate.calibration_worker TMP THREADS CORES SPAWNED_AT
 
-``solo`` times its own start-up, a first (cold) run, warm runs of ``calibrate.SHAPES`` with
-their evals and probes timed apart, and tokenising a text file; ``bench`` only repeats the
-sharing benchmark (one per core at once). Runs go to TMP/runs/<run id> so the study-level
-steps can be timed on them afterwards.
+In this order, in one process (every extra interpreter would cost a torch import): its
+own cold start-up (interpreter, torch and the trainer imported, then what the warm server
+preloads); a first run, which pays what every run's process pays once; warm runs of
+``calibrate.SHAPES`` with their evals and probes timed apart; tokenising a text file; the
+sharing benchmark alone and then in CORES forked copies at once; the study-level steps
+(``calibration.study_commands``) on studies of two sizes, each command in a forked child,
+as the warm server runs a study's jobs.
+Runs go to TMP/runs/<run id>.
 """
 
 from __future__ import annotations
@@ -17,13 +21,24 @@ from pathlib import Path
 
 SPAWNED_AT = float(sys.argv[4]) if len(sys.argv) > 4 else time.time()
 
+import importlib  # noqa: E402
+import os  # noqa: E402
+
 import torch  # noqa: E402  (the import is part of what is timed)
 import yaml  # noqa: E402
 
+TORCH_AT = time.time()  # what follows, ablate's own modules, a warm server's child imports
+
 import ablate.cli  # noqa: E402,F401  (a job runs `python -m ablate train`)
 from ablate.data.build import build_task  # noqa: E402
-from ablate.estimate.calibration import BENCH_SHAPE, BENCH_STEPS, SHAPES  # noqa: E402
+from ablate.estimate.calibration import (  # noqa: E402
+    BENCH_SHAPE,
+    BENCH_STEPS,
+    SHAPES,
+    study_commands,
+)
 from ablate.estimate.cost import features, run_work  # noqa: E402
+from ablate.launch.protocol import PRELOAD  # noqa: E402
 from ablate.spec.config import DataConfig  # noqa: E402
 from ablate.spec.run_spec import RunSpec, resolve_spec, spec_hash  # noqa: E402
 from ablate.train import loop  # noqa: E402
@@ -115,25 +130,103 @@ def bench_step_s(tmp: str, threads: int) -> float:
     return summary["tokens"] / summary["tokens_per_s"] / BENCH_STEPS
 
 
-def main(role: str, tmp: str, threads: int) -> dict:
+def at_once(works: list) -> list:
+    """Each of ``works`` (callables) in a forked copy of this process, all at once; their
+    JSON results. A fork shares what this process imported, as the warm server's children
+    do."""
+    pids = []
+    for work in works:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: work, report, leave without running the parent's exit
+            code = 1
+            try:
+                os.close(read)
+                os.write(write, json.dumps(work()).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        pids.append((pid, read))
+    results = []
+    for pid, read in pids:
+        with os.fdopen(read, "rb") as f:
+            out = f.read()
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0 or not out:
+            raise RuntimeError("calibration: a forked measurement failed")
+        results.append(json.loads(out))
+    return results
+
+
+def warm_command_seconds(argv: list[str], cwd: str) -> float:
+    """Wall seconds of ``ablate ARGV`` in a forked child, as a warm server runs a command."""
+
+    def command():
+        os.chdir(cwd)
+        os.environ["ABLATE_WARM"] = "0"
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the child exits)
+        tick = time.perf_counter()
+        code = ablate.cli.main(argv)
+        if code:
+            raise RuntimeError(f"ablate {' '.join(argv)} exited {code}")
+        return time.perf_counter() - tick
+
+    return at_once([command])[0]
+
+
+def study_seconds(tmp: str, runs: list[dict]) -> dict[str, float]:
+    """Seconds of each study-level command on a study of ``runs``."""
+    seconds: dict[str, float] = {}
+    for argv in study_commands(tmp, runs, f"study{len(runs)}"):
+        seconds[argv[0]] = seconds.get(argv[0], 0.0) + warm_command_seconds(argv, tmp)
+    return seconds
+
+
+def main(tmp: str, threads: int, cores: int) -> dict:
     torch.set_num_threads(threads)
-    if role == "bench":
-        return {"step_s": bench_step_s(tmp, threads)}
+    phases, tick = {}, time.perf_counter()
+
+    def phase(name: str) -> None:  # seconds each part of the calibration took
+        nonlocal tick
+        phases[name], tick = round(time.perf_counter() - tick, 2), time.perf_counter()
+
+    for name in PRELOAD:  # what the warm server imports before it forks a command
+        importlib.import_module(name)
+    phase("preload")
     evals, probes = Timed("evaluate"), Timed("probe")
     if not evals.patched or not probes.patched:
         raise RuntimeError("calibration: the training loop's evaluate/probe were not found")
     cold = timed_run(spec_of(SHAPES[0], steps=10, every=5), tmp, threads, evals, probes)
+    phase("first run")
     warm = [timed_run(spec_of(shape), tmp, threads, evals, probes) for shape in SHAPES]
+    phase("runs")
+    text_byte_s = text_seconds_per_byte(tmp)
+    phase("text")
+    step_s = bench_step_s(tmp, threads)
+    shared = at_once([lambda: bench_step_s(tmp, threads)] * cores)
+    phase("sharing")
+    runs = [{"run_id": r["run_id"], "spec": r["spec"]} for r in [cold, *warm]]
+    # the study steps on two studies, of the first two runs and of all: what they cost at
+    # all, and what each run adds (one after the other: at once, their file writes slow
+    # each other more than the sharing benchmark says)
+    study = {len(subset): study_seconds(tmp, subset) for subset in (runs[:2], runs)}
+    phase("study steps")
     return {
-        "startup_s": IMPORTED_AT - SPAWNED_AT,
+        # an interpreter importing torch, the trainer and the rest of what the warm
+        # server preloads: what the server's start costs, and a job that starts cold
+        "startup_s": IMPORTED_AT - SPAWNED_AT + phases["preload"],
+        "ablate_import_s": IMPORTED_AT - TORCH_AT,
         "cold": cold,
         "warm": warm,
-        "runs": [{"run_id": r["run_id"], "spec": r["spec"]} for r in [cold, *warm]],
-        "text_byte_s": text_seconds_per_byte(tmp),
-        "step_s": bench_step_s(tmp, threads),
+        "text_byte_s": text_byte_s,
+        "step_s": step_s,
+        "shared_step_s": shared,
+        "study_s": study,
+        "phases_s": phases,
     }
 
 
 if __name__ == "__main__":
-    result = main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    result = main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
     print(json.dumps(result))

@@ -29,11 +29,7 @@ def run_estimate(args) -> int:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         _err(f"cannot read the config {args.config}: {e}")
         return 2
-    cached = None if args.recalibrate else calibration.load()
-    if cached is None:
-        _err(f"no calibration for this machine ({calibration.machine_key()}): measuring ...")
-        cached = calibration.calibrate(log=_err)
-    costs, info = cached
+    costs, info = calibration.load_or_calibrate(again=args.recalibrate, log=_err)
     plan = None
     if args.cached_by == "snakemake":
         try:

@@ -4,7 +4,7 @@ Pure Python (no torch): the DAG layer, ``ablate estimate`` and the Slurm request
 (``ablate.estimate.job_resources``) all price a run from its spec with this one model, so the
 fact is stated once. A run's seconds, alone on one core, are a sum of linear terms::
 
-    startup + setup + text_bytes * t_byte                      once per run (process)
+    run + text_bytes * t_byte                  once per run (its process's set-up)
     + steps * (t_step + layers * t_step_layer) + train FLOPs * t_flop          training
     + eval batches * (t_batch + layers * t_batch_layer) + eval FLOPs * t_eval_flop   evals
     + probes * (t_probe + layers * t_probe_layer)                              probes
@@ -122,7 +122,7 @@ class Costs:
     what the study-level steps cost. Measured by ``ablate.estimate.calibration`` (or
     CONSERVATIVE)."""
 
-    run: float  # per run: interpreter, imports, model and data set-up, writing the tables
+    run: float  # per run: its process, model and data set-up, writing the tables (warm start)
     text_bytes: float
     steps: float
     step_layers: float
@@ -137,6 +137,9 @@ class Costs:
     contention: float = 1.0
     study_s: float = 0.0  # the study-level steps after the runs (collect, analyse, report)
     study_run_s: float = 0.0  # ... and their part that grows with each run of the study
+    # a fresh interpreter importing torch and the trainer: once per study where commands
+    # start warm (the warm server's start), once per run where they cannot (Slurm)
+    cold_start: float = 0.0
 
     def solo_seconds(self, work: Work) -> float:
         """Seconds of one run alone on one core."""

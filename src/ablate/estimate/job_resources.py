@@ -60,7 +60,8 @@ def run_seconds(spec: RunSpec, costs: Costs | None = None, factor: float = 1.0) 
     times ``factor``, from the run's work (ablate.estimate.cost.run_work)."""
     if costs is None:
         costs, factor = _time_model()
-    return costs.solo_seconds(run_work(spec)) * factor
+    # a Slurm job starts cold: no warm server outlives an allocation
+    return (costs.cold_start + costs.solo_seconds(run_work(spec))) * factor
 
 
 def runtime_minutes(spec: RunSpec, attempt: int = 1) -> int:

@@ -30,10 +30,6 @@ from ablate.estimate.makespan import longest_first, rate, simulate
 from ablate.store.atomic import atomic_write_bytes
 from ablate.store.tables import RUN_FILES  # the train rule's outputs (common.smk)
 
-# Rules whose jobs Snakemake runs in a process of its own that parses the whole workflow
-# again (`run:` blocks: workflow/rules/train.smk, report.smk, references.smk): each costs
-# about one parse.
-SPAWNED_RULES = ("run_spec", "manifest", "reference_spec")
 STUDY_RULES = ("collect", "analyse", "report")
 QUIET = "ABLATE_ESTIMATE_QUIET"  # set in the dry run we start: no estimate inside it
 
@@ -108,13 +104,12 @@ def pending_by_files(runs, root: str | Path = ".", study_dir: str | None = None)
     """The runs without all of their files, as the train rule sees them. Cheap, but blind
     to Snakemake's other rerun rules (an input newer than the outputs, an incomplete mark)."""
     root = Path(root)
-    train, specs = set(), 0
+    train = set()
     for run_id in dict.fromkeys(r.run_id for r in runs):
         run_dir = root / "results" / "runs" / run_id
         if not all((run_dir / name).is_file() for name in RUN_FILES):
             train.add(run_id)
-            specs += not (run_dir / "spec.yaml").is_file()
-    jobs = {"train": len(train), "run_spec": specs, "manifest": 1}
+    jobs = {"train": len(train)}
     study_done = study_dir and (root / study_dir / "analysis").is_dir()
     if train or not study_done:
         jobs |= dict.fromkeys(STUDY_RULES, 1)
@@ -133,15 +128,15 @@ def estimate(runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", pa
     parse_s = plan.parse_s if plan.parse_s is not None else (parse_s or costs.run)
     solo = {run_id: costs.solo_seconds(run_work(r.spec, root)) for run_id, r in unique.items()}
     todo = sorted(plan.train & set(unique))
-    spawned = sum(plan.jobs.get(rule, 0) for rule in SPAWNED_RULES)
-    # a run's spec job and its train job follow each other on one job slot
     per_job = [solo[run_id] for run_id in todo]
-    extra = max(0, spawned - len(todo))
-    shares = min(spawned, len(todo))
-    per_job = [s + (parse_s if i < shares else 0.0) for i, s in enumerate(per_job)]
-    per_job += [parse_s] * extra
     order = longest_first(per_job)
-    makespan, walls = simulate([per_job[i] for i in order], jobs, cores, costs.contention)
+    per_job = [per_job[i] for i in order]
+    if per_job:
+        # the first command starts cold (imports torch and the rest) and starts the warm
+        # server, which imports the same on a core of its own while the next jobs wait
+        per_job[0] += costs.cold_start
+        per_job.append(costs.cold_start)
+    makespan, walls = simulate(per_job, jobs, cores, costs.contention)
     study = costs.study_seconds(len(unique)) if any(plan.jobs.get(r) for r in STUDY_RULES) else 0.0
     # Snakemake's own start, and the estimate rule's job, which runs first and alone
     total = parse_s * (1 + bool(plan.jobs.get("estimate"))) + makespan + study
@@ -207,9 +202,7 @@ def workflow_estimate(runs, study: str, jobs: int, out: str) -> None:
     """The estimate rule's job: the prediction for this invocation, before its runs train,
     into results/<study>/estimate.json (calibrating here if needed: a job may)."""
 
-    costs, info = calibration.load() or calibration.calibrate(
-        log=lambda m: print(m, file=sys.stderr)
-    )
+    costs, info = calibration.load_or_calibrate(log=lambda m: print(m, file=sys.stderr))
     plan = pending_by_files(runs, study_dir=f"results/{study}")
     result = estimate(
         runs, plan, costs, jobs, calibration.cores(), parse_s=info.get("snakemake_parse_s")

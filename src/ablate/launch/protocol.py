@@ -24,10 +24,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-# What the server imports before it forks (top-level names, each optional): the costly
-# imports of the commands it runs. Not ablate itself: each child imports this checkout's
-# code afresh (about 0.1 s), so an edit is never served stale.
-PRELOAD = ("torch", "numpy", "pandas", "pyarrow", "scipy", "yaml", "safetensors", "altair")
+# What the server imports before it forks (each optional): the costly imports of the
+# commands it runs, analyse's and report's statistics and charts too. Not ablate itself:
+# each child imports this checkout's code afresh (about 0.1 s), so an edit is never
+# served stale.
+# torch._inductor: torch.use_deterministic_algorithms (every run calls it) imports it to set
+# its config, about 2 s that would otherwise be paid by every run.
+PRELOAD = ("torch", "torch._inductor", "numpy", "pandas", "pyarrow", "scipy", "scipy.stats",
+           "yaml", "safetensors", "altair", "statsmodels.api", "vl_convert")  # fmt: skip
 # Environment variables read when those libraries load (threads, allocators, paths): a
 # server started under other values would run the command differently.
 IMPORT_TIME_ENV = ("OMP_", "MKL_", "KMP_", "GOMP_", "TORCH_", "PYTORCH_", "CUDA_", "LD_",
@@ -41,8 +45,8 @@ def server_key() -> str:
     (a reinstall changes them)."""
     parts = [sys.executable, sys.version, absolute_path(os.environ.get("PYTHONPATH", ""))]
     parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(IMPORT_TIME_ENV))
-    for name in PRELOAD:
-        spec = importlib.util.find_spec(name)  # top-level names: finds, does not import
+    for name in dict.fromkeys(m.partition(".")[0] for m in PRELOAD):
+        spec = importlib.util.find_spec(name)  # a top-level name: finds, does not import
         if spec is not None and spec.origin:
             parts.append(f"{spec.origin}@{os.stat(spec.origin).st_mtime_ns}")
     here = Path(__file__).resolve().parent  # the server's own code is loaded once

@@ -20,14 +20,22 @@ import altair as alt
 import jinja2
 from markupsafe import Markup
 
+from ablate.store.user_cache import cached_text, user_cache_dir
+
 
 @functools.cache
 def vega_bundle() -> str:
-    """vega + vega-lite + vega-embed as one script (about 0.9 MB), for Altair's Vega-Lite."""
+    """vega + vega-lite + vega-embed as one script (about 0.9 MB), for Altair's Vega-Lite.
+    Bundling takes seconds and gives the same script for the same versions: it is built
+    once per machine and kept in the user's cache."""
     import vl_convert
 
     version = "_".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    return vl_convert.javascript_bundle(vl_version=f"v{version}")
+    name = f"vl-convert-{vl_convert.__version__}-vega-lite-v{version}.js"
+    return cached_text(
+        user_cache_dir("report", name),
+        lambda: vl_convert.javascript_bundle(vl_version=f"v{version}"),
+    )
 
 
 @functools.cache

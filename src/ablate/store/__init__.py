@@ -5,6 +5,7 @@
     workflow_files.py  the spec files and manifest the workflow writes while it parses
     integrity.py   is a run directory intact? (checked before it is collected)
     collect.py     the run directories of a study -> study tables (each run judged here)
+    user_cache.py  the user's cache directory (~/.cache/ablate): kept per machine, not per study
 
 Takes in: run directories results/runs/<run id>/ (written by train/). Gives out:
 results/<study>/*.parquet, the study tables that analysis/ and report/ read.
