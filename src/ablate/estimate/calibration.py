@@ -48,7 +48,7 @@ from ablate.store.atomic import write_json
 from ablate.store.user_cache import user_cache_dir
 from ablate.study.expand import Run, manifest
 
-VERSION = 1  # bump when what is measured changes: older calibrations are then ignored
+VERSION = 2  # bump when what is measured changes: older calibrations are then ignored
 # Warm calibration runs: (d_model, n_layer, n_head, batch, seq_len, steps). Narrow and deep,
 # wide and shallow, and one like the default study's baseline, so per-step, per-layer and
 # per-FLOP costs separate.
