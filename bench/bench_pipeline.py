@@ -1,6 +1,7 @@
 """Pipeline efficiency: how much of a study's core time trains, and where the rest goes.
 
     python bench/bench_pipeline.py [--config CONFIG] [--cores N] [--keep DIR] [--json FILE]
+                                   [-- SNAKEMAKE ARGS, e.g. --resources train_slots=4]
 
 Copies this checkout's tracked files to a fresh directory and runs ``snakemake --cores N``
 there, cold as a new user has it after setup: no results, no corpora (fetched by the
@@ -64,7 +65,7 @@ def category(cmdline: list[str], comm: str) -> str:
         return _ablate(words[0] if words else "")
     if "snakemake" in text:
         return "snakemake (jobs)" if "--target-jobs" in text else "snakemake"
-    return "other"
+    return f"other: {os.path.basename(cmdline[0]) if cmdline and cmdline[0] else comm}"
 
 
 def _ablate(sub: str) -> str:
@@ -116,10 +117,11 @@ def _pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
 
-def measure(workdir: Path, config: str, cores: int) -> dict:
+def measure(workdir: Path, config: str, cores: int, extra: list[str] = ()) -> dict:
     cache = workdir / ".cache"
     env = os.environ | {"XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(workdir / "src")}
     command = [sys.executable, "-m", "snakemake", "--cores", str(cores), "--configfile", config]
+    command += list(extra)
     sampler = Sampler()
     sampler.start()
     tick = time.perf_counter()
@@ -144,6 +146,7 @@ def measure(workdir: Path, config: str, cores: int) -> dict:
     return {
         "config": config,
         "cores": cores,
+        "snakemake_args": list(extra),
         "runs": len(summaries),
         "wall_s": round(wall, 1),
         "train_wall_s": round(train_s, 1),
@@ -167,11 +170,12 @@ def main() -> None:
     p.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
     p.add_argument("--keep", help="work in this directory (kept) instead of a temporary one")
     p.add_argument("--json", help="also write the result to this file")
+    p.add_argument("snakemake_args", nargs="*", help="more Snakemake arguments (after --)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         workdir = Path(args.keep) if args.keep else Path(tmp)
         copy_tracked_files(ROOT, workdir)
-        result = measure(workdir, args.config, args.cores)
+        result = measure(workdir, args.config, args.cores, args.snakemake_args)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

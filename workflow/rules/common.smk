@@ -2,6 +2,7 @@
 # a no-op rerun must stay fast). Any problem stops Snakemake here, before any job runs,
 # with every offending key named.
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -60,6 +61,23 @@ try:
     CORES = workflow.cores or 1
 except WorkflowError:
     CORES = 1
+
+# At most one training job per core of this machine, whatever --cores says: a run's one
+# torch thread keeps a core busy, and more runs than cores only share the cores in time,
+# so the study ends no sooner, each run's own timings (wall_s, tokens/s) stretch, and the
+# runs in flight hold their memory longer. `snakemake --cores 4` on 2 cores trains 2 at
+# a time (docs/estimate.md has the measurement); `--resources train_slots=N` sets another
+# limit. Where jobs run on this machine only, and not for GPU jobs (the gpu resource and
+# gpu_share limit those).
+MACHINE_CORES = len(os.sched_getaffinity(0))
+TRAIN_SLOTS = "train_slots"
+if workflow.local_exec and not EXECUTION.gpus and TRAIN_SLOTS not in workflow.global_resources:
+    workflow.register_resource(TRAIN_SLOTS, MACHINE_CORES)
+# The estimate rule may calibrate the machine, which must have it to itself: a job that
+# holds no core (a download, threads 0) still takes this one slot and waits for it.
+ALONE = "machine_alone"
+if ALONE not in workflow.global_resources:
+    workflow.register_resource(ALONE, 1)
 
 # A one-line estimate of the study's wall time on a dry run (ablate.estimate.prediction: torch-free,
 # from a cached calibration; it never calibrates here, where every parse would pay). Snakemake

@@ -18,5 +18,10 @@ rule fetch_corpus:
     log:
         "resources/{corpus}/fetch.log",
     retries: 2  # a flaky network; a wrong hash fails the same way three times
+    # It waits on the network (~1 s of CPU in ~17 s of a download): it holds no core, so a
+    # training job keeps the core meanwhile
+    threads: 0
+    resources:
+        machine_alone=1,  # not while the estimate calibrates (common.smk)
     shell:
         "{ABLATE} fetch {wildcards.corpus} --out resources/{wildcards.corpus} > {log} 2>&1"

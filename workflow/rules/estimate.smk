@@ -15,6 +15,8 @@ rule estimate:
     # calibration must not share the cores with training jobs (it would measure them).
     priority: 100
     threads: CORES  # all the cores there are (common.smk), so it runs alone
+    resources:
+        machine_alone=1,  # and no download beside it (common.smk)
     run:
         from ablate.estimate.prediction import workflow_estimate
 

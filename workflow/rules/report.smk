@@ -51,5 +51,8 @@ rule report:
         directory(REPORT_EXPORTS),
     log:
         f"{STUDY_DIR}/logs/report.log",
+    # the charts' SVGs render on every core (report/exports.py): it runs last, after every
+    # run, so nothing waits for those cores
+    threads: CORES
     shell:
         "{ABLATE} report --study-dir {STUDY_DIR} --out {output[0]} > {log} 2>&1"

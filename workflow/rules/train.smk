@@ -26,6 +26,7 @@ rule train:
         runtime=lambda wildcards, attempt: runtime_minutes(RUN_BY_ID[wildcards.run].spec, attempt),
         mem_mb=lambda wildcards, attempt: memory_mb(RUN_BY_ID[wildcards.run].spec, attempt),
         cpus_per_task=lambda wildcards, threads: threads,
+        train_slots=1,  # one of the machine's cores (common.smk: no more jobs than cores)
         # SIGTERM 3 minutes before the time limit, so the run has time to checkpoint
         slurm_extra="--signal=TERM@180",
     # Slurm: --group-components train=N (profiles/slurm) submits N runs as one job, so

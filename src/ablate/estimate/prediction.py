@@ -125,6 +125,7 @@ def estimate(runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", pa
     the cost of Snakemake's start and of each job it runs in a process of its own.
     """
     unique = {r.run_id: r for r in runs}
+    requested, jobs = jobs, min(jobs, cores)  # the workflow trains no more runs than cores
     parse_s = plan.parse_s if plan.parse_s is not None else (parse_s or costs.run)
     solo = {run_id: costs.solo_seconds(run_work(r.spec, root)) for run_id, r in unique.items()}
     todo = sorted(plan.train & set(unique))
@@ -146,8 +147,9 @@ def estimate(runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", pa
         "runs": len(unique),
         "cached": len(unique) - len(todo),
         "to_train": len(todo),
-        "cores": jobs,
+        "cores": requested,
         "machine_cores": cores,
+        "train_jobs_at_once": jobs,
         "train_seconds": round(makespan, 1),
         "study_seconds": round(study, 1),
         "snakemake_parse_seconds": round(parse_s, 2),

@@ -24,6 +24,10 @@ import yaml
 from ablate.spec.run_spec import spec_hash
 from ablate.store.tables import MODEL_FILE, TABLES
 
+# libyaml's safe loader where PyYAML has it (its wheels do): the same mappings, 10x faster
+# on a study's hundreds of spec files; the pure-Python one otherwise
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class RunDirError(ValueError):
     """A damaged run directory. The message names the run, each bad file, and the fix."""
@@ -73,7 +77,7 @@ def _spec_problems(run_dir: Path, expected_id: str) -> list[str]:
     if not path.is_file():
         return [f"{path} is missing"]
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = yaml.load(path.read_text(), Loader=SAFE_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         return [f"{path} is not valid YAML ({_first_line(error)})"]
     if not isinstance(spec, dict):
