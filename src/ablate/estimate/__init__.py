@@ -4,6 +4,8 @@
     calibration.py         measures this machine's costs (cached per machine, ~/.cache/ablate)
     calibration_fit.py     least-squares fit of the costs to the calibration's timings
     calibration_worker.py  the calibration process: times real runs and the study steps
+    step_times.py          seconds per step of each of a study's step shapes (cached per machine)
+    step_worker.py         the process that times those steps, one shape per core at once
     makespan.py            how long N jobs take sharing the cores (an event simulation)
     prediction.py          which runs are still to train (asks Snakemake) and the total
     command.py             ``ablate estimate CONFIG``
@@ -15,6 +17,8 @@ study's wall time (estimate.json, the dry-run line) and the cluster requests.
 Imports from ablate: spec, study, store, model (model.params), data (data.sources;
 data.references: the calibration computes its study's references);
 calibration_worker also train, cli (a process of its own that trains real runs), launch
-(launch.protocol: what the warm server preloads, imported before the timed commands).
-Torch: only in calibration_worker (the workflow prices runs while it parses).
+(launch.protocol: what the warm server preloads, imported before the timed commands);
+step_worker also train (it times the training loop's own steps).
+Torch: only in calibration_worker, step_worker (the workflow prices runs while it
+parses).
 """

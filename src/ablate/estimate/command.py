@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from ablate.estimate import calibration
+from ablate.estimate import calibration, step_times
 from ablate.estimate.prediction import estimate, one_line, pending_by_files, pending_by_snakemake
 from ablate.store.atomic import atomic_write_bytes
 from ablate.study.expand import ConfigError, expand_study, load_config
@@ -40,8 +40,16 @@ def run_estimate(args) -> int:
             _err(f"{e}\nfalling back to checking the run files")
     if plan is None:
         plan = pending_by_files(runs, study_dir=f"results/{config['study']}")
+    todo = [r for r in runs if r.run_id in plan.train]
+    step_times.for_runs(todo, measure=True, log=_err)  # the study's step shapes, once
     result = estimate(
-        runs, plan, costs, args.cores, calibration.cores(), parse_s=info.get("snakemake_parse_s")
+        runs,
+        plan,
+        costs,
+        args.cores,
+        calibration.cores(),
+        parse_s=info.get("snakemake_parse_s"),
+        step_s=step_times.for_runs(runs),
     )
     result["study"] = config["study"]
     result["calibration"] = info | {"file": str(calibration.path())}

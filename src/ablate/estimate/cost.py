@@ -145,6 +145,14 @@ class Costs:
         """Seconds of one run alone on one core."""
         return sum(getattr(self, name) * value for name, value in features(work).items())
 
+    def train_seconds(self, work: Work) -> float:
+        """The training steps' part of solo_seconds (the linear model's price of a step)."""
+        return sum(
+            getattr(self, name) * value
+            for name, value in features(work).items()
+            if name in ("steps", "step_layers", "train_flops")
+        )
+
     def study_seconds(self, n_runs: int) -> float:
         return self.study_s + self.study_run_s * n_runs
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import ablate
-from ablate.estimate import calibration
+from ablate.estimate import calibration, step_times
 from ablate.estimate.cost import Costs, run_work
 from ablate.estimate.makespan import longest_first, rate, simulate
 from ablate.store.atomic import atomic_write_bytes
@@ -118,16 +118,35 @@ def pending_by_files(runs, root: str | Path = ".", study_dir: str | None = None)
     return Plan(train, jobs, "files", None)
 
 
-def estimate(runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", parse_s=None) -> dict:
+def solo_seconds(costs: Costs, spec, step_s: float | None, root=".") -> float:
+    """One run's seconds alone on a core; its steps at ``step_s`` each where that was
+    measured (step_times), else as the linear model prices them. A measured step had
+    every core busy: times ``contention``, it is a step alone (the schedule divides by it
+    again while every core is busy)."""
+    work = run_work(spec, root)
+    seconds = costs.solo_seconds(work)
+    if step_s is None:
+        return seconds
+    return seconds - costs.train_seconds(work) + work.steps * step_s * costs.contention
+
+
+def estimate(
+    runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", parse_s=None, step_s=None
+) -> dict:
     """The study's predicted wall seconds with ``jobs`` Snakemake jobs on ``cores`` cores.
 
     ``parse_s``: seconds of one Snakemake parse (the dry run's own time, else a cached one),
     the cost of Snakemake's start and of each job it runs in a process of its own.
+    ``step_s``: run id -> measured seconds per step (step_times.for_runs), where known.
     """
     unique = {r.run_id: r for r in runs}
+    step_s = step_s or {}
     requested, jobs = jobs, min(jobs, cores)  # the workflow trains no more runs than cores
     parse_s = plan.parse_s if plan.parse_s is not None else (parse_s or costs.run)
-    solo = {run_id: costs.solo_seconds(run_work(r.spec, root)) for run_id, r in unique.items()}
+    solo = {
+        run_id: solo_seconds(costs, r.spec, step_s.get(run_id), root)
+        for run_id, r in unique.items()
+    }
     todo = sorted(plan.train & set(unique))
     per_job = [solo[run_id] for run_id in todo]
     order = longest_first(per_job)
@@ -155,6 +174,8 @@ def estimate(runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", pa
         "snakemake_parse_seconds": round(parse_s, 2),
         "jobs": plan.jobs,
         "cached_by": plan.by,
+        # runs whose steps were timed on this machine (the rest: the linear model's price)
+        "steps_measured": sum(run_id in step_s for run_id in unique),
         # each run's job seconds at the study's sharing of the cores; alone on one core
         "per_run": {run_id: round(s / steady, 2) for run_id, s in solo.items()},
         "per_run_alone": {run_id: round(s, 2) for run_id, s in solo.items()},
@@ -196,7 +217,10 @@ def dry_run_line(runs, study_dir: str, jobs: int, configfile: str | None) -> str
         )
     costs, info = cached
     plan = pending_by_files(runs, study_dir=study_dir)
-    result = estimate(runs, plan, costs, jobs, cores, parse_s=info.get("snakemake_parse_s"))
+    step_s = step_times.for_runs(runs)  # what was measured before; never measures here
+    result = estimate(
+        runs, plan, costs, jobs, cores, parse_s=info.get("snakemake_parse_s"), step_s=step_s
+    )
     return one_line(result) + " (run files checked; `ablate estimate` asks Snakemake)"
 
 
@@ -206,8 +230,16 @@ def workflow_estimate(runs, study: str, jobs: int, out: str) -> None:
 
     costs, info = calibration.load_or_calibrate(log=lambda m: print(m, file=sys.stderr))
     plan = pending_by_files(runs, study_dir=f"results/{study}")
+    todo = [r for r in runs if r.run_id in plan.train]
+    step_times.for_runs(todo, measure=True, log=lambda m: print(m, file=sys.stderr))
     result = estimate(
-        runs, plan, costs, jobs, calibration.cores(), parse_s=info.get("snakemake_parse_s")
+        runs,
+        plan,
+        costs,
+        jobs,
+        calibration.cores(),
+        parse_s=info.get("snakemake_parse_s"),
+        step_s=step_times.for_runs(runs),
     )
     result["study"] = study
     result["calibration"] = info

@@ -62,12 +62,13 @@ CHECKPOINT_EVERY = 200  # steps; default of `ablate train --checkpoint-every`
 SYNC_EVERY = {"cpu": 1, "cuda": 16, "mps": 16}
 
 
-def setup(spec: RunSpec, threads: int, root: str | Path = ".", device=None):
-    """Pin threads and determinism, build the task and the seeded model on ``device``."""
+def setup(spec: RunSpec, threads: int, root: str | Path = ".", device=None, task=None):
+    """Pin threads and determinism, build the task (unless given: one built before from
+    the same data config) and the seeded model on ``device``."""
     device = torch.device("cpu") if device is None else device
     torch.set_num_threads(threads)
     make_deterministic(device.type)
-    task = build_task(spec.data, str(root))
+    task = build_task(spec.data, str(root)) if task is None else task
     model_cfg = dataclasses.replace(spec.model, vocab_size=task.vocab_size)
     torch.manual_seed(spec.seed)
     model = build_model(model_cfg).to(device)  # initialised on the CPU: same weights anywhere
