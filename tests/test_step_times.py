@@ -7,27 +7,16 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from test_estimate import KNOWN
 
 from ablate.estimate import step_times
-from ablate.estimate.cost import Costs, run_work
+from ablate.estimate.cost import run_work
 from ablate.estimate.prediction import solo_seconds
 from ablate.spec.run_spec import resolve_spec
 from ablate.study.expand import expand_study, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-COSTS = Costs(
-    run=2.0,
-    text_bytes=0.0,
-    steps=4e-3,
-    step_layers=1e-3,
-    train_flops=2e-11,
-    eval_batches=1e-3,
-    eval_batch_layers=5e-4,
-    eval_flops=3e-11,
-    probes=8e-3,
-    probe_layers=2e-3,
-    contention=0.8,
-)
+COSTS = dataclasses.replace(KNOWN, contention=0.8)  # test_estimate's known costs
 
 
 def spec(model=None, train=None, data=None, seed=0):
@@ -80,13 +69,13 @@ def test_each_step_shape_is_measured_once_per_machine(monkeypatch, tmp_path):
     shapes = {step_times.step_key(r.spec) for r in runs}
     assert 1 < len(shapes) < len(runs)  # seeds share a shape
     assert step_times.for_runs(runs) == {}  # nothing measured yet, and nothing measures
-    measured = step_times.for_runs(runs, measure=True, root=ROOT, log=lambda _: None)
+    measured = step_times.for_runs(runs, measure=runs, root=ROOT, log=lambda _: None)
     assert set(measured) == {r.run_id for r in runs}
     assert all(0 < s < 5 for s in measured.values())
     assert len(step_times.load()) == len(shapes)
     # the same shapes again: read from the cache, never measured
     monkeypatch.setattr(step_times, "_measure", lambda *a: pytest.fail("measured twice"))
-    assert step_times.for_runs(runs, measure=True, log=lambda _: None) == measured
+    assert step_times.for_runs(runs, measure=runs, log=lambda _: None) == measured
     # a wider model of the same study is a new shape: only it is measured
     wide = dataclasses.replace(
         runs[0].spec, model=dataclasses.replace(runs[0].spec.model, d_model=48)
@@ -96,5 +85,6 @@ def test_each_step_shape_is_measured_once_per_machine(monkeypatch, tmp_path):
         step_times, "_measure", lambda specs, *a: calls.append(specs) or dict.fromkeys(specs, 0.01)
     )
     new = dataclasses.replace(runs[0], run_id="f" * 16, spec=wide)
-    assert step_times.for_runs([*runs, new], measure=True, log=lambda _: None)[new.run_id] == 0.01
+    both = [*runs, new]
+    assert step_times.for_runs(both, measure=both, log=lambda _: None)[new.run_id] == 0.01
     assert [list(c) for c in calls] == [[step_times.step_key(wide)]]

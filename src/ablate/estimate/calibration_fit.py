@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ablate.estimate.cost import Costs
+from ablate.estimate.cost import TRAIN_FEATURES, Costs
 
-STEP = ("steps", "step_layers", "train_flops")
+STEP = TRAIN_FEATURES
 EVAL = ("eval_batches", "eval_batch_layers", "eval_flops")
 PROBE = ("probes", "probe_layers")
 

@@ -41,7 +41,7 @@ def run_estimate(args) -> int:
     if plan is None:
         plan = pending_by_files(runs, study_dir=f"results/{config['study']}")
     todo = [r for r in runs if r.run_id in plan.train]
-    step_times.for_runs(todo, measure=True, log=_err)  # the study's step shapes, once
+    step_s = step_times.for_runs(runs, measure=todo, log=_err)  # new step shapes, timed once
     result = estimate(
         runs,
         plan,
@@ -49,7 +49,7 @@ def run_estimate(args) -> int:
         args.cores,
         calibration.cores(),
         parse_s=info.get("snakemake_parse_s"),
-        step_s=step_times.for_runs(runs),
+        step_s=step_s,
     )
     result["study"] = config["study"]
     result["calibration"] = info | {"file": str(calibration.path())}

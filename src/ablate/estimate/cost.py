@@ -46,6 +46,8 @@ class Work:
     text_bytes: int  # corpus tokenised at set-up (0 for synthetic tasks)
 
 
+# The features that price a training step (the part a measured step time replaces).
+TRAIN_FEATURES = ("steps", "step_layers", "train_flops")
 # The linear model's features, in the order of Costs' fields (after the shared ones).
 FEATURES = (
     "run",
@@ -150,7 +152,7 @@ class Costs:
         return sum(
             getattr(self, name) * value
             for name, value in features(work).items()
-            if name in ("steps", "step_layers", "train_flops")
+            if name in TRAIN_FEATURES
         )
 
     def study_seconds(self, n_runs: int) -> float:

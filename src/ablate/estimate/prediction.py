@@ -231,7 +231,7 @@ def workflow_estimate(runs, study: str, jobs: int, out: str) -> None:
     costs, info = calibration.load_or_calibrate(log=lambda m: print(m, file=sys.stderr))
     plan = pending_by_files(runs, study_dir=f"results/{study}")
     todo = [r for r in runs if r.run_id in plan.train]
-    step_times.for_runs(todo, measure=True, log=lambda m: print(m, file=sys.stderr))
+    step_s = step_times.for_runs(runs, measure=todo, log=lambda m: print(m, file=sys.stderr))
     result = estimate(
         runs,
         plan,
@@ -239,7 +239,7 @@ def workflow_estimate(runs, study: str, jobs: int, out: str) -> None:
         jobs,
         calibration.cores(),
         parse_s=info.get("snakemake_parse_s"),
-        step_s=step_times.for_runs(runs),
+        step_s=step_s,
     )
     result["study"] = study
     result["calibration"] = info

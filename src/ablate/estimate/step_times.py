@@ -72,22 +72,22 @@ def load(threads: int = 1) -> dict[str, float]:
     return saved if isinstance(saved, dict) else {}
 
 
-def for_runs(runs, threads: int = 1, measure: bool = False, root=".", log=print) -> dict:
+def for_runs(runs, threads: int = 1, measure=(), root=".", log=print) -> dict:
     """run id -> measured seconds per step, for the runs whose step shape is measured here;
-    with ``measure``, the shapes not yet measured are timed first (one worker process)."""
+    the shapes of the runs in ``measure`` (those still to train) not yet measured are timed
+    first (one worker process)."""
     known = load(threads)
+    missing = {}
+    for r in measure:
+        missing.setdefault(step_key(r.spec), r.spec.to_dict())
+    missing = {key: raw for key, raw in missing.items() if key not in known}
+    if missing:
+        log(f"timing {len(missing)} step shapes of this study (once per machine) ...")
+        known |= _measure(missing, threads, root)
+        out = path(threads)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(out, known)
     keys = {r.run_id: step_key(r.spec) for r in runs}
-    if measure:
-        missing = {}
-        for r in runs:
-            if keys[r.run_id] not in known:
-                missing.setdefault(keys[r.run_id], r.spec.to_dict())
-        if missing:
-            log(f"timing {len(missing)} step shapes of this study (once per machine) ...")
-            known = load(threads) | _measure(missing, threads, root)
-            out = path(threads)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            write_json(out, known)
     return {run_id: known[key] for run_id, key in keys.items() if key in known}
 
 
