@@ -4,6 +4,7 @@ signals both ways, and, for training, the same bits."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -97,6 +98,33 @@ def test_first_command_runs_cold_and_starts_a_server_the_second_is_its_child(war
     assert f"cwd {warm}" in out and "argv ['exit', '0']" in out
     ppid = int(fields[1])
     assert ppid != second.pid and b"launch.server" in Path(f"/proc/{ppid}/cmdline").read_bytes()
+
+
+def test_commands_that_arrive_together_run_one_cold_and_the_rest_wait_for_the_server(warm):
+    """Snakemake starts the first jobs in one instant: one starts the server and runs cold,
+    the others wait for it and run warm (cold, they would import what it imports)."""
+    callers = [caller("exit", "0") for _ in range(3)]
+    firsts = []
+    for proc in callers:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        firsts.append("cold" if "cold" in err.splitlines() else "warm")
+    assert sorted(firsts) == ["cold", "warm", "warm"], firsts
+
+
+def test_a_command_waiting_for_a_server_that_dies_runs_cold(warm):
+    """A held lock without a socket is a server still importing: the command waits; once
+    the lock comes free without a socket (the server died), it runs cold at once."""
+    path = protocol.socket_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # a "server" that is starting
+    proc = caller("exit", "0")
+    time.sleep(1.5)
+    assert proc.poll() is None, "it did not wait for the starting server"
+    os.close(lock)  # the "server" dies before it listens
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "cold" in err.splitlines(), err
 
 
 def test_exit_codes_and_deaths_by_signal_come_back_as_from_a_shell(warm):

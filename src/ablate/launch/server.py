@@ -1,10 +1,11 @@
 """The warm server: import the costly libraries once, then fork one child per command.
 
-    python -m ablate.launch.server SOCKET      (started by client.py; not by hand)
+    python -m ablate.launch.server SOCKET [LOCK_FD]   (started by client.py; not by hand)
 
 One server per socket (an flock on SOCKET.lock for its whole life, so two clients that
-both find none cannot start two). It serves on a single thread: accept a request, fork,
-tell the client the child's pid; when a child ends, tell its client the exit code. It
+both find none cannot start two; client.py takes it and hands it over as LOCK_FD). It
+serves on a single thread: accept a request, fork, tell the client the child's pid; when
+a child ends, tell its client the exit code. It
 exits once it has had no child and no request for ``ABLATE_WARM_IDLE_S`` seconds
 (default 60), removing its socket first.
 
@@ -39,12 +40,14 @@ from ablate.launch.protocol import PRELOAD, receive, send
 IDLE_S = float(os.environ.get("ABLATE_WARM_IDLE_S", "60"))
 
 
-def serve(path: Path) -> None:
-    lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return  # another server holds this socket
+def serve(path: Path, lock: int | None = None) -> None:
+    """Serve on ``path``; ``lock``: an inherited file descriptor of its lock, held."""
+    if lock is None:
+        lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another server holds this socket
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
@@ -69,7 +72,8 @@ def serve(path: Path) -> None:
             for key, _ in events:
                 if key.fileobj is listener:
                     conn, _ = listener.accept()
-                    pid = _start(conn, (listener, selector, wake_r, wake_w, *children.values()))
+                    own = (listener, selector, wake_r, wake_w, lock, *children.values())
+                    pid = _start(conn, own)
                     if pid:
                         children[pid] = conn
                 else:
@@ -82,7 +86,8 @@ def serve(path: Path) -> None:
 
 def _start(conn: socket.socket, server_files: tuple) -> int | None:
     """Read one request and fork its child, which closes ``server_files`` (the listener,
-    the selector, the wake-up pipe, other children's connections) and never returns."""
+    the selector, the wake-up pipe, the lock, other children's connections: a command that
+    outlives a killed server must not hold its lock) and never returns."""
     conn.settimeout(10)
     try:
         request, fds = receive(conn, with_fds=True)
@@ -176,4 +181,4 @@ def _watch(conn: socket.socket) -> None:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]))
+    serve(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)
