@@ -1,5 +1,4 @@
-"""Fake study tables with exactly the columns of ablate.store.tables, for analysis and report
-tests.
+"""Fake study tables with exactly the columns of ablate.store.tables, for analysis and reports.
 
     run_row(variant, seed, overrides={...}, final_val_loss=...)  one runs.parquet row
     fake_runs([...rows])                                          -> runs DataFrame
@@ -26,7 +25,7 @@ from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec, resolve_spec, set_do
 from ablate.store.atomic import write_arrow
 from ablate.store.collect import derived, runs_table
 from ablate.store.tables import STUDY_KEYS, TABLES, study_columns
-from ablate.study.expand import describe_overrides
+from ablate.study.manifest import describe_overrides
 
 TASK = "shakespeare_char"
 LN_VOCAB = math.log(65)
@@ -61,6 +60,7 @@ def run_row(
         "group": group or (next(iter(overrides)) if overrides else "base"),
         "overrides": describe_overrides(overrides),
         "log": f"results/runs/{spec_hash(spec)}/train.log",
+        **{"stage": "compare", "tuned": ""},  # an untuned study's (study/tuning.py)
         "status": "ok",
         "reason": "",
         "status_step": -1,

@@ -28,7 +28,8 @@ from ablate.data.references import (
 from ablate.spec.registry import TASKS
 from ablate.spec.run_spec import RunSpec, resolve_spec
 from ablate.spec.task_lengths import seq_lens
-from ablate.study.expand import expand_study, manifest
+from ablate.study.expand import expand_study
+from ablate.study.manifest import manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = {

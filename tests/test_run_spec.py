@@ -19,7 +19,8 @@ from ablate.spec.run_spec import RunSpec, SpecError, spec_hash
 from ablate.store.collect import collect_study
 from ablate.store.integrity import verify_run_dir
 from ablate.store.tables import SPEC_COLUMNS, study_columns
-from ablate.study.expand import Run, expand_study, load_config, manifest
+from ablate.study.expand import Run, expand_study, load_config
+from ablate.study.manifest import manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tiny study's run ids as the code before the typed spec computed them (results/ of

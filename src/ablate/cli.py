@@ -7,6 +7,7 @@
     ablate estimate CONFIG [--cores N] [--json]                its wall time here, before training
     ablate references --spec SPEC.yaml --out FILE.parquet      a task's n-gram/chance losses
     ablate collect --manifest M --runs DIR --out DIR           per-run -> study tables
+    ablate choose  --manifest M --runs DIR --out FILE.json     a tuned study's chosen values
     ablate analyse --study-dir DIR [--references DIR]          study tables -> analysis tables
     ablate report  --study-dir DIR --out HTML                  analysis -> HTML report
     ablate tensorboard STUDY_DIR --out DIR                     study tables -> TensorBoard runs
@@ -134,6 +135,16 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def cmd_choose(args) -> int:
+    from ablate.analysis.tuning_choice import choose_study
+
+    choice = choose_study(args.manifest, args.runs, args.out)
+    for c in choice["choices"]:
+        point = ", ".join(f"{k}={v}" for k, v in c["point"].items())
+        print(f"{c['task']}/{c['variant']}: {point}")
+    return 0
+
+
 def cmd_analyse(args) -> int:
     from ablate.analysis.analyse import analyse_study
 
@@ -234,6 +245,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--runs", required=True)
     c.add_argument("--out", required=True)
     c.set_defaults(func=cmd_collect)
+    h = sub.add_parser("choose", help="a tuned study's choice of each variant's values")
+    h.add_argument("--manifest", required=True, help="the tuning manifest (tuning runs)")
+    h.add_argument("--runs", required=True)
+    h.add_argument("--out", required=True, help="the choice, JSON")
+    h.set_defaults(func=cmd_choose)
     a = sub.add_parser("analyse", help="analyse a study's tables")
     a.add_argument("--study-dir", required=True)
     a.add_argument(
@@ -253,7 +269,16 @@ def parser() -> argparse.ArgumentParser:
 
 # Commands that import torch or the table libraries: the `ablate` program hands them to a
 # warm server that has imported those once (ablate.launch), else runs them here.
-WARM_COMMANDS = ("train", "sanity", "references", "collect", "analyse", "report", "tensorboard")
+WARM_COMMANDS = (
+    "train",
+    "sanity",
+    "references",
+    "collect",
+    "choose",
+    "analyse",
+    "report",
+    "tensorboard",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,9 @@ if SRC not in sys.path:
 from ablate.data.sources import corpus_files
 from ablate.study.execution import execution
 from ablate.estimate.job_resources import memory_mb, runtime_minutes
-from ablate.study.expand import ConfigError, expand_study, from_command_line, manifest
+from ablate.study.expand import ConfigError, expand_study, from_command_line
+from ablate.study.manifest import manifest
+from ablate.study.tuning import TUNE, read_choice, tuning_of
 from ablate.store.tables import RUN_FILES, STUDY_TABLES
 from ablate.store.atomic import json_bytes
 from ablate.store.workflow_files import spec_text, write_if_changed, write_once
@@ -25,16 +27,50 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 STUDY = config["study"]
+# A study with `tune:` (ablate.study.tuning) trains in two stages: RUNS are then its tuning
+# runs and its untuned variants' runs; the tuned variants' comparison runs follow once the
+# `tune` checkpoint (tune.smk) has chosen their values (study_runs).
+TUNING = tuning_of(config)
 RUN_BY_ID = {run.run_id: run for run in RUNS}
-MANIFEST = manifest(config, RUNS)
 STUDY_DIR = f"results/{STUDY}"
 REPORT = f"reports/{STUDY}.html"
+MANIFEST_FILE = f"{STUDY_DIR}/manifest.json"
+TUNING_MANIFEST = f"{STUDY_DIR}/tuning/manifest.json"
 # Written now, not by jobs (a `run:` job is a Snakemake subprocess that parses all this
 # again): each run's spec.yaml if absent, the manifest (which runs make up the study, under
 # which variant and seed names) if changed. ablate.store.workflow_files says why.
 for _run in RUNS:
     write_once(f"results/runs/{_run.run_id}/spec.yaml", spec_text(_run.spec.to_dict()))
-write_if_changed(f"{STUDY_DIR}/manifest.json", json_bytes(MANIFEST))
+if TUNING is None:
+    write_if_changed(MANIFEST_FILE, json_bytes(manifest(config, RUNS)))
+else:
+    _tuning_runs = [run for run in RUNS if run.stage == TUNE]
+    write_if_changed(TUNING_MANIFEST, json_bytes(manifest(config, _tuning_runs)))
+
+
+def study_runs():
+    """Every run of the study. With tuning, once the `tune` checkpoint has chosen, the
+    tuned variants' comparison runs too: their specs and the study's manifest are written
+    here, as the others' while parsing. Before the choice, checkpoints.tune.get() raises
+    Snakemake's IncompleteCheckpointException and the jobs that need these runs wait."""
+    if TUNING is None:
+        return RUNS
+    runs = expand_study(config, choice=read_choice(checkpoints.tune.get().output[0]))
+    for run in runs:
+        if run.run_id not in RUN_BY_ID:
+            write_once(f"results/runs/{run.run_id}/spec.yaml", spec_text(run.spec.to_dict()))
+            RUN_BY_ID[run.run_id] = run
+    write_if_changed(MANIFEST_FILE, json_bytes(manifest(config, runs)))
+    return runs
+
+
+def run_of(run_id):
+    """The run of this id. A comparison run of a tuned variant is known once chosen: in a
+    cluster job, whose Snakemake parses afresh, from the choice file itself."""
+    if run_id not in RUN_BY_ID and TUNING is not None:
+        choice = read_choice(f"{STUDY_DIR}/tuning/choice.json")
+        RUN_BY_ID.update((run.run_id, run) for run in expand_study(config, choice=choice))
+    return RUN_BY_ID[run_id]
 # How runs execute, not what they compute (ablate.study.execution): a global read by the train
 # rule's shell template, so changing it is no rerun trigger.
 EXECUTION = execution(config)
@@ -52,7 +88,7 @@ wildcard_constraints:
 
 def run_data_files(wildcards):
     """Corpus files a run reads (fetched by data.smk), none for synthetic tasks."""
-    return corpus_files(RUN_BY_ID[wildcards.run].spec.data)
+    return corpus_files(run_of(wildcards.run).spec.data)
 
 
 # The cores Snakemake was given. Invocations without --cores (`snakemake --unlock`, ...) run
@@ -85,6 +121,7 @@ if ALONE not in workflow.global_resources:
 if {"-n", "-np", "-pn", "--dry-run", "--dryrun"} & set(sys.argv):
     from ablate.estimate.prediction import dry_run_line
 
-    _line = dry_run_line(RUNS, STUDY_DIR, CORES, (workflow.overwrite_configfiles or [None])[0])
+    _configfile = (workflow.overwrite_configfiles or [None])[0]
+    _line = dry_run_line(RUNS, STUDY_DIR, CORES, _configfile, config)
     if _line:
         print(_line, file=sys.stderr)

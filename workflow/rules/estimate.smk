@@ -20,4 +20,4 @@ rule estimate:
     run:
         from ablate.estimate.prediction import workflow_estimate
 
-        workflow_estimate(RUNS, STUDY, CORES, output[0])
+        workflow_estimate(config, RUNS, STUDY, CORES, output[0])

@@ -6,19 +6,25 @@
 localrules: collect, analyse, report
 
 
+def collect_inputs(wildcards):
+    """The manifest and every file of every run, not only summary.json: a run directory
+    without one (say, written before runs kept model.safetensors) is retrained, not found
+    damaged here. A function: with tuning, the runs are known after the choice."""
+    runs = study_runs()  # first: it writes the manifest
+    files = sorted({f"results/runs/{run.run_id}/{name}" for run in runs for name in RUN_FILES})
+    return {"manifest": MANIFEST_FILE, "runs": files}
+
+
 rule collect:
     input:
-        manifest=f"{STUDY_DIR}/manifest.json",
-        # every file of every run, not only summary.json: a run directory without one (say,
-        # written before runs kept model.safetensors) is retrained, not found damaged here
-        runs=sorted({f"results/runs/{run.run_id}/{name}" for run in RUNS for name in RUN_FILES}),
+        unpack(collect_inputs),
     output:
         [f"{STUDY_DIR}/{name}.parquet" for name in STUDY_TABLES],
         study=f"{STUDY_DIR}/study.json",
     log:
         f"{STUDY_DIR}/logs/collect.log",
     shell:
-        "{ABLATE} collect --manifest {input.manifest} --runs results/runs --out {STUDY_DIR}"
+        "{ABLATE} collect --manifest {MANIFEST_FILE} --runs results/runs --out {STUDY_DIR}"
         " > {log} 2>&1"
 
 

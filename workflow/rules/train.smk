@@ -23,8 +23,8 @@ rule train:
     # it, and asks for twice the time (and more memory, in case the kill was for memory).
     resources:
         gpu=EXECUTION.gpus,  # 1 per job with device=cuda: --resources gpu=N, Slurm --gpus
-        runtime=lambda wildcards, attempt: runtime_minutes(RUN_BY_ID[wildcards.run].spec, attempt),
-        mem_mb=lambda wildcards, attempt: memory_mb(RUN_BY_ID[wildcards.run].spec, attempt),
+        runtime=lambda wildcards, attempt: runtime_minutes(run_of(wildcards.run).spec, attempt),
+        mem_mb=lambda wildcards, attempt: memory_mb(run_of(wildcards.run).spec, attempt),
         cpus_per_task=lambda wildcards, threads: threads,
         train_slots=1,  # one of the machine's cores (common.smk: no more jobs than cores)
         # SIGTERM 3 minutes before the time limit, so the run has time to checkpoint

@@ -17,9 +17,11 @@ from ablate.analysis import (
     scaling,
     seeds,
     stability,
+    tuning_choice,
 )
 from ablate.analysis.load import read_runs, read_study_json, read_table
 from ablate.spec.config import StatusRules
+from ablate.spec.stages import TUNE
 from ablate.store.atomic import write_parquet
 from ablate.store.tables import ANALYSIS, FAILURE_COLUMNS
 
@@ -40,6 +42,7 @@ COLUMNS: dict[str, list[str]] = {
     "leaderboard": ranking.COLUMNS,
     "failures": list(FAILURE_COLUMNS),
     "references": reference_losses.COLUMNS,
+    "tuning": tuning_choice.COLUMNS,
 }
 
 
@@ -50,10 +53,13 @@ def analyse_study(
     beside the study directory)."""
     study_dir = Path(study_dir)
     references_dir = references_dir or reference_losses.default_dir(study_dir)
-    runs = read_runs(study_dir)
+    study = read_study_json(study_dir)
+    tune = study.get("tune")
+    # the comparison's runs; a tuned key's value is then no part of what a variant is (each
+    # runs at its own best), so families, grids and scaling compare them as configured
+    runs = as_configured(read_runs(study_dir), tune)
     probes = read_table(study_dir, "probes", required=False)
     evals = read_table(study_dir, "evals", required=False)
-    study = read_study_json(study_dir)
     baseline = study.get("baseline", "baseline")
     rules = StatusRules(**study.get("status_rules", {}))
     seed_table = seeds.seed_stats(runs, baseline)
@@ -72,6 +78,7 @@ def analyse_study(
         "leaderboard": ranking.leaderboard(runs, seed_table, stability_components),
         "failures": ranking.failures(runs),
         "references": reference_losses.reference_table(study, references_dir),
+        "tuning": tuning_table(study_dir, tune),
     }
     # tables.ANALYSIS names every analysis table; the report reads that list
     assert set(tables) == set(ANALYSIS) == set(COLUMNS), sorted(set(tables) ^ set(ANALYSIS))
@@ -82,3 +89,18 @@ def analyse_study(
     for name, frame in tables.items():
         write_parquet(out / f"{name}.parquet", frame)
     return tables
+
+
+def as_configured(runs: pd.DataFrame, tune: dict | None) -> pd.DataFrame:
+    """The runs with each tuned key at the base config's value (study/tuning.py: no variant
+    sets a tuned key itself, so this is what every variant is, tuning aside)."""
+    if not tune:
+        return runs
+    return runs.assign(**{key: value for key, value in tune["base_point"].items()})
+
+
+def tuning_table(study_dir: Path, tune: dict | None) -> pd.DataFrame:
+    if not tune:
+        return pd.DataFrame(columns=tuning_choice.COLUMNS)
+    tune_runs = read_runs(study_dir, stage=TUNE)
+    return tuning_choice.tuning_table(tune_runs, tune["grid"], tune["base_point"])

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ablate.spec.stages import COMPARE, TUNE
 from ablate.store.tables import SPEC_COLUMNS, study_columns
 
 # run spec columns that name the run's draw rather than its configuration
@@ -65,9 +66,13 @@ def read_study_json(study_dir: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def read_runs(study_dir: str | Path) -> pd.DataFrame:
+def read_runs(study_dir: str | Path, stage: str | None = COMPARE) -> pd.DataFrame:
+    """runs.parquet's rows of one stage (study/tuning.py): by default the comparison's, the
+    runs every statistic is about; ``stage=None``: every row, tuning runs too."""
     runs = read_table(study_dir, "runs")
-    if runs.empty:
+    if stage is not None:
+        runs = runs[runs["stage"] == stage].reset_index(drop=True)
+    if runs.empty and stage != TUNE:
         raise StudyError(f"{Path(study_dir) / 'runs.parquet'} has no runs")
     return runs
 

@@ -46,7 +46,8 @@ from ablate.estimate.cost import Costs
 from ablate.spec.run_spec import RunSpec
 from ablate.store.atomic import write_json
 from ablate.store.user_cache import user_cache_dir
-from ablate.study.expand import Run, manifest
+from ablate.study.expand import Run
+from ablate.study.manifest import manifest
 
 VERSION = 3  # bump when what is measured changes: older calibrations are then ignored
 # Warm calibration runs: (d_model, n_layer, n_head, batch, seq_len, steps). Narrow and deep,

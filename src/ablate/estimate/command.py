@@ -10,7 +10,13 @@ from pathlib import Path
 import yaml
 
 from ablate.estimate import calibration, step_times
-from ablate.estimate.prediction import estimate, one_line, pending_by_files, pending_by_snakemake
+from ablate.estimate.prediction import (
+    estimate,
+    one_line,
+    pending_by_files,
+    pending_by_snakemake,
+    study_runs,
+)
 from ablate.store.atomic import atomic_write_bytes
 from ablate.study.expand import ConfigError, expand_study, load_config
 
@@ -30,6 +36,7 @@ def run_estimate(args) -> int:
         _err(f"cannot read the config {args.config}: {e}")
         return 2
     costs, info = calibration.load_or_calibrate(again=args.recalibrate, log=_err)
+    runs, later = study_runs(config, runs, f"results/{config['study']}")
     plan = None
     if args.cached_by == "snakemake":
         try:
@@ -40,8 +47,8 @@ def run_estimate(args) -> int:
             _err(f"{e}\nfalling back to checking the run files")
     if plan is None:
         plan = pending_by_files(runs, study_dir=f"results/{config['study']}")
-    todo = [r for r in runs if r.run_id in plan.train]
-    step_s = step_times.for_runs(runs, measure=todo, log=_err)  # new step shapes, timed once
+    todo = [r for r in runs if r.run_id in plan.train] + [r for c in later for r in c]
+    step_s = step_times.for_runs([*runs, *todo], measure=todo, log=_err)  # new shapes, once
     result = estimate(
         runs,
         plan,
@@ -50,6 +57,7 @@ def run_estimate(args) -> int:
         calibration.cores(),
         parse_s=info.get("snakemake_parse_s"),
         step_s=step_s,
+        later=later,
     )
     result["study"] = config["study"]
     result["calibration"] = info | {"file": str(calibration.path())}

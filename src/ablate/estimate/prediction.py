@@ -29,6 +29,8 @@ from ablate.estimate.cost import Costs, run_work
 from ablate.estimate.makespan import longest_first, rate, simulate
 from ablate.store.atomic import atomic_write_bytes
 from ablate.store.tables import RUN_FILES  # the train rule's outputs (common.smk)
+from ablate.study.expand import comparison_candidates, expand_study
+from ablate.study.tuning import read_choice, tuning_of
 
 STUDY_RULES = ("collect", "analyse", "report")
 QUIET = "ABLATE_ESTIMATE_QUIET"  # set in the dry run we start: no estimate inside it
@@ -131,13 +133,23 @@ def solo_seconds(costs: Costs, spec, step_s: float | None, root=".") -> float:
 
 
 def estimate(
-    runs, plan: Plan, costs: Costs, jobs: int, cores: int, root=".", parse_s=None, step_s=None
+    runs,
+    plan: Plan,
+    costs: Costs,
+    jobs: int,
+    cores: int,
+    root=".",
+    parse_s=None,
+    step_s=None,
+    later=(),
 ) -> dict:
     """The study's predicted wall seconds with ``jobs`` Snakemake jobs on ``cores`` cores.
 
     ``parse_s``: seconds of one Snakemake parse (the dry run's own time, else a cached one),
     the cost of Snakemake's start and of each job it runs in a process of its own.
     ``step_s``: run id -> measured seconds per step (step_times.for_runs), where known.
+    ``later``: runs not known yet (a tuned variant's comparison runs, before the choice),
+    each as its candidates (one per grid point): each is priced at its costliest candidate.
     """
     unique = {r.run_id: r for r in runs}
     step_s = step_s or {}
@@ -149,6 +161,10 @@ def estimate(
     }
     todo = sorted(plan.train & set(unique))
     per_job = [solo[run_id] for run_id in todo]
+    per_job += [
+        max(solo_seconds(costs, r.spec, step_s.get(r.run_id), root) for r in candidates)
+        for candidates in later
+    ]
     order = longest_first(per_job)
     per_job = [per_job[i] for i in order]
     if per_job:
@@ -165,7 +181,10 @@ def estimate(
         "total_seconds": round(total, 1),
         "runs": len(unique),
         "cached": len(unique) - len(todo),
-        "to_train": len(todo),
+        "to_train": len(todo) + len(later),
+        # comparison runs of tuned variants that follow the choice, priced at their grid's
+        # costliest point (the choice is not known before the tuning runs train)
+        "after_tuning": len(later),
         "cores": requested,
         "machine_cores": cores,
         "train_jobs_at_once": jobs,
@@ -192,18 +211,32 @@ def duration(seconds: float) -> str:
 
 
 def one_line(result: dict) -> str:
+    later = result.get("after_tuning", 0)
+    then = f" ({later} of them after tuning, priced at the grid's costliest value)" if later else ""
     return (
-        f"estimate: {result['runs']} runs, {result['cached']} cached, "
-        f"{result['to_train']} to train: ~{duration(result['total_seconds'])} with "
+        f"estimate: {result['runs'] + later} runs, {result['cached']} cached, "
+        f"{result['to_train']} to train{then}: ~{duration(result['total_seconds'])} with "
         f"--cores {result['cores']} on {result['machine_cores']} cores"
     )
+
+
+def study_runs(config: dict, runs, study_dir) -> tuple[list, list]:
+    """(the runs known now, the runs to come): with tuning, the comparison runs are known
+    once results/<study>/tuning/choice.json says what was chosen; before, each is its
+    candidates at every grid point (expand.comparison_candidates)."""
+    if tuning_of(config) is None:
+        return list(runs), []
+    choice_file = Path(study_dir) / "tuning" / "choice.json"
+    if choice_file.is_file():
+        return expand_study(config, choice=read_choice(choice_file)), []
+    return list(runs), comparison_candidates(config)
 
 
 def _cached_calibration():
     return calibration.load(), calibration.cores()
 
 
-def dry_run_line(runs, study_dir: str, jobs: int, configfile: str | None) -> str:
+def dry_run_line(runs, study_dir: str, jobs: int, configfile: str | None, config=None) -> str:
     """What the workflow prints on a dry run: from a cached calibration, else how to get one.
     Never calibrates (that would run on every parse, in every cluster job)."""
     if os.environ.get(QUIET):
@@ -216,22 +249,25 @@ def dry_run_line(runs, study_dir: str, jobs: int, configfile: str | None) -> str
             "the wall time"
         )
     costs, info = cached
+    runs, later = study_runs(config or {}, runs, study_dir)
     plan = pending_by_files(runs, study_dir=study_dir)
-    step_s = step_times.for_runs(runs)  # what was measured before; never measures here
-    result = estimate(
-        runs, plan, costs, jobs, cores, parse_s=info.get("snakemake_parse_s"), step_s=step_s
-    )
+    # what was measured before; never measures here
+    step_s = step_times.for_runs([*runs, *(r for c in later for r in c)])
+    parse_s = info.get("snakemake_parse_s")
+    result = estimate(runs, plan, costs, jobs, cores, parse_s=parse_s, step_s=step_s, later=later)
     return one_line(result) + " (run files checked; `ablate estimate` asks Snakemake)"
 
 
-def workflow_estimate(runs, study: str, jobs: int, out: str) -> None:
+def workflow_estimate(config: dict, runs, study: str, jobs: int, out: str) -> None:
     """The estimate rule's job: the prediction for this invocation, before its runs train,
     into results/<study>/estimate.json (calibrating here if needed: a job may)."""
 
     costs, info = calibration.load_or_calibrate(log=lambda m: print(m, file=sys.stderr))
+    runs, later = study_runs(config, runs, f"results/{study}")
     plan = pending_by_files(runs, study_dir=f"results/{study}")
-    todo = [r for r in runs if r.run_id in plan.train]
-    step_s = step_times.for_runs(runs, measure=todo, log=lambda m: print(m, file=sys.stderr))
+    todo = [r for r in runs if r.run_id in plan.train] + [r for c in later for r in c]
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    step_s = step_times.for_runs([*runs, *todo], measure=todo, log=log)
     result = estimate(
         runs,
         plan,
@@ -240,6 +276,7 @@ def workflow_estimate(runs, study: str, jobs: int, out: str) -> None:
         calibration.cores(),
         parse_s=info.get("snakemake_parse_s"),
         step_s=step_s,
+        later=later,
     )
     result["study"] = study
     result["calibration"] = info

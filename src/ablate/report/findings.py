@@ -17,7 +17,10 @@ Each sentence restates numbers from the tables and nothing else, in the leaderbo
     its interval and how many variants were evaluated there;
   - where the baseline and the best variant stand against the task's reference models
     (n-gram models of a text corpus; chance and the best achievable loss of a synthetic
-    task): reference_findings.py.
+    task): reference_findings.py;
+  - in a tuned study, which variants chose another value than the baseline, which chose
+    the grid's edge, and the order at the shared value against the order at the chosen
+    values (tuning_section.py).
 Intervals are printed with enough decimals to show their width (2 to 4).
 """
 
@@ -30,6 +33,7 @@ from ablate.analysis.ranking import display_order
 from ablate.probes.status import statuses_where
 from ablate.report.difference_findings import effect_sentences, interval, p_text
 from ablate.report.reference_findings import reference_sentences
+from ablate.report.tuning_section import tuning_sentences
 
 MAX_EFFECTS = 3  # factorial terms named per grid
 
@@ -44,6 +48,7 @@ def task_findings(t: dict[str, pd.DataFrame], reference: str) -> list[str]:
     out += scaling_sentences(t["scaling_fits"])
     out += factorial_sentences(t["effects"])
     out += length_sentences(t["length"], reference)
+    out += tuning_sentences(t.get("tuning", pd.DataFrame()), t["leaderboard"], reference)
     return out
 
 

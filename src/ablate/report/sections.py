@@ -27,6 +27,7 @@ from ablate.report.study_sections import (
     lr_section,
     scaling_section,
 )
+from ablate.report.tuning_section import tuning_section
 
 
 def task_view(page: Page, task: str, t: dict[str, pd.DataFrame], reference: str) -> dict:
@@ -55,6 +56,7 @@ def task_view(page: Page, task: str, t: dict[str, pd.DataFrame], reference: str)
             {"title": "Attention", "blocks": attention(ctx)},
             {"title": "Length generalisation", "blocks": length_section(ctx)},
             {"title": "Which choices matter", "blocks": effects_section(ctx)},
+            {"title": "Tuning", "blocks": tuning_section(ctx)},
             {"title": "Learning-rate sensitivity", "blocks": lr_section(ctx)},
             {"title": "Scaling", "blocks": scaling_section(ctx)},
             {"title": "Samples", "blocks": samples_section(ctx)},

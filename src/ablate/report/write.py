@@ -53,7 +53,8 @@ def write_report(
     tables |= read_analysis(study_dir)
     link = Path(os.path.relpath(exports_dir, out_html.parent)).as_posix()
     page, context = build_page(meta, tables, link)
-    context["header"]["fields"] += estimate_vs_actual(study_dir, tables["runs"])
+    every_run = read_runs(study_dir, stage=None)  # the tuning runs took time too
+    context["header"]["fields"] += estimate_vs_actual(study_dir, every_run)
     atomic_write_bytes(out_html, page.render(**context).encode("utf-8"))
     t1 = time.perf_counter()
     charts = {page.names[ident]: spec for ident, spec in page.specs.items() if chart_files}
@@ -140,6 +141,7 @@ def header(meta: dict, runs: pd.DataFrame, exports: str) -> dict:
         ("seeds", ", ".join(str(s) for s in sorted(runs["seed"].unique()))),
         ("diverged", str(int(counts.get("diverged", 0)))),
         ("compute", f"{flops:.3g} FLOPs, {duration(wall)} of run wall time"),
+        *tuning_field(meta),
         ("config hash", str(meta.get("config_hash", "—"))),
         ("created", str(meta.get("created", "—"))),
     ]
@@ -149,6 +151,15 @@ def header(meta: dict, runs: pd.DataFrame, exports: str) -> dict:
         "statuses": [(f"{counts[s]} {s}", STATUS_COLORS.get(s, OTHER_COLOR)) for s in counts.index],
         "exports": [(f, f"{exports}/{f}") for f in files] + [("charts (SVG, PNG)", f"{exports}/")],
     }
+
+
+def tuning_field(meta: dict) -> list[tuple[str, str]]:
+    tune = meta.get("tune")
+    if not tune:
+        return []
+    grid = "; ".join(f"{k} in {v}" for k, v in tune["grid"].items())
+    seeds = ", ".join(map(str, tune["seeds"]))
+    return [("tuning", f"{grid}, on tuning seeds {seeds}: statistics use the study seeds only")]
 
 
 WRAPPED = frozenset({"reason", "log"})

@@ -7,7 +7,9 @@ re-judges every run without retraining. Each study table is the concatenation of
 runs' tables with the study columns (tables.STUDY_KEYS) in front; runs.parquet has one
 row per (variant, seed, task) with the run's summary, status, derived columns
 (tables.DERIVED: FLOPs from the spec) and its spec as typed flat columns
-(tables.SPEC_COLUMNS). A run shared by two variants appears under both names.
+(tables.SPEC_COLUMNS). A run shared by two variants appears under both names. A tuning
+run (stage "tune": study/tuning.py) has its row in runs.parquet and nothing in the other
+tables, which hold the comparison's runs only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ablate.model.params import flops_per_token
 from ablate.probes.status import judge, last_head_entropy
 from ablate.spec.config import StatusRules
 from ablate.spec.run_spec import RunSpec
+from ablate.spec.stages import COMPARE
 from ablate.spec.task_lengths import train_seq_len
 from ablate.store.atomic import write_arrow, write_json, write_parquet
 from ablate.store.integrity import RunDirError, verify_run_dir
@@ -61,11 +64,14 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
         rows.append(
             keys
             | {k: run[k] for k in ("group", "overrides")}
+            | {"stage": run.get("stage", COMPARE), "tuned": run.get("tuned", "")}
             | {"log": str(run_dir / "train.log")}
             | {k: summary.get(k) for k in (*JUDGED, *SUMMARY)}
             | derived(spec, summary)
             | spec.flat()
         )
+        if run.get("stage", COMPARE) != COMPARE:
+            continue
         for name, frame in tables.items():
             parts[name].append(frame.assign(**keys)[study_columns(name)])
     write_arrow(out / "runs.parquet", runs_table(rows))
@@ -83,6 +89,7 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
             "config_hash": manifest["config_hash"],
             "baseline": manifest["baseline"],
             "status_rules": manifest["status_rules"],
+            "tune": manifest.get("tune"),
             # the reference files of the study's data configs, read by the analysis
             "references": manifest.get("references", []),
             "n_runs": len(rows),

@@ -160,6 +160,11 @@ RUN_COLUMNS = {
         "the spec columns"
     ),
     "log": "str: path of the run's log file",
+    "stage": (
+        "str: 'compare' (a run of the study's comparison: every statistic uses these) or "
+        "'tune' (a tuning run at a grid point and a tuning seed: study/tuning.py)"
+    ),
+    "tuned": "str: the tuned keys' values of this run, 'train.lr=0.003' ('' if not tuned)",
 }
 
 # The run spec (spec.RunSpec) as flat columns ``<section>.<key>``, one per field of the
@@ -223,6 +228,7 @@ ANALYSIS = {
     "effects": "analysis/effects.py: main effects and 2-way interactions of factorial grids",
     "length": "analysis/length.py: loss and accuracy at 1x, 2x, 4x the training length",
     "references": "analysis/reference_losses.py: n-gram, chance and best losses per task",
+    "tuning": "analysis/tuning_choice.py: each tuned variant's grid points, the chosen one marked",
 }
 
 # The references of one data config (ablate.data.references), computed by a workflow job

@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
-import hashlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,8 @@ from typing import Any
 
 import yaml
 
-from ablate.data.references import reference_key
 from ablate.data.sources import data_file_errors
+from ablate.spec.config import DataConfig
 from ablate.spec.run_spec import (
     RunSpec,
     SpecError,
@@ -41,8 +40,10 @@ from ablate.spec.run_spec import (
     spec_hash,
     status_rules,
 )
-from ablate.study.execution import EXECUTION_KEYS, execution, execution_errors
+from ablate.study.execution import execution, execution_errors
+from ablate.study.manifest import describe_overrides
 from ablate.study.schema import schema_errors, study_name_errors
+from ablate.study.tuning import COMPARE, TUNE, tuning_errors, tuning_of
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,8 @@ class Run:
     group: str  # "base", the ablated key, or the grid name
     overrides: dict  # dotted key -> value, the variant's changes against base
     spec: RunSpec  # fully resolved run spec
+    stage: str = COMPARE  # "tune": a tuning run (study/tuning.py); "compare": the study's
+    tuned: dict = dataclasses.field(default_factory=dict)  # tuned key -> value of this run
 
 
 @dataclass(frozen=True)
@@ -111,11 +114,18 @@ def variants(config: dict) -> list[Variant]:
     return [variant for variant, _ in made]
 
 
-def expand_study(config: dict, check_schema: bool = True, root: str | Path = ".") -> list[Run]:
+def expand_study(
+    config: dict, check_schema: bool = True, root: str | Path = ".", choice: dict | None = None
+) -> list[Run]:
     """Validate the config and expand it into runs. Raises ConfigError listing every problem.
 
     ``root`` is where a relative ``data.path`` is read from: the directory the jobs run in
     (Snakemake's working directory), as at training time.
+
+    With a ``tune`` section (study/tuning.py) a tuned variant's runs are its tuning runs
+    (stage "tune"), and, once ``choice`` maps its (task, variant) to the chosen point
+    ({dotted key: value}), also its runs at the study's seeds there (stage "compare").
+    An untuned variant's runs are its study runs, as without tuning.
     """
     errors = schema_errors(config) if check_schema else []
     if isinstance(config, dict):
@@ -128,6 +138,11 @@ def expand_study(config: dict, check_schema: bool = True, root: str | Path = "."
     base_problems: set[str] = set()  # reported once for the baseline, not for every variant
     file_problems: dict[str, list[str]] = {}  # data section -> its file's problems, read once
     all_variants = variants(config)
+    tuning = tuning_of(config)
+    tune_problems = tuning_errors(config, all_variants, _selected, tasks)
+    if tune_problems:  # reported as they are, not again for each run at each grid point
+        errors += tune_problems
+        tuning = None
     for task_name, task in tasks.items():
         errors += _unmatched_patterns(task_name, task.get("variants") or [], all_variants)
         selected = [v for v in all_variants if _selected(v, task.get("variants"))]
@@ -138,35 +153,51 @@ def expand_study(config: dict, check_schema: bool = True, root: str | Path = "."
             for key, value in variant.overrides.items():
                 set_dotted(sections, key, value)
             where = f"variant {variant.name!r}" + (f" of task {task_name!r}" if task_name else "")
-            for seed in config["seeds"]:
-                try:
-                    spec = resolve_spec(sections, seed)
-                    problems = spec_errors(spec) or _file_problems(spec, root, file_problems)
-                except SpecError as e:
-                    problems = e.errors
-                if problems:
-                    if variant.group == "base":
-                        base_problems.update(problems)
-                    errors.extend(
-                        f"{where}: {p}"
-                        for p in problems
-                        if variant.group == "base" or p not in base_problems
+            name = task_name or sections["data"].get("task", DataConfig().task)
+            # (stage, point, seeds): what this variant trains (study/tuning.py)
+            plan = [(COMPARE, {}, config["seeds"])]
+            if tuning is not None and _selected(variant, tuning.variants):
+                plan = [(TUNE, point, tuning.seeds) for point in tuning.points()]
+                chosen = (choice or {}).get((name, variant.name))
+                if chosen is not None:
+                    plan.append((COMPARE, chosen, config["seeds"]))
+            for stage, point, seeds in plan:
+                at = copy.deepcopy(sections)
+                for key, value in point.items():
+                    set_dotted(at, key, value)
+                for seed in seeds:
+                    try:
+                        spec = resolve_spec(at, seed)
+                        problems = spec_errors(spec) or _file_problems(spec, root, file_problems)
+                    except SpecError as e:
+                        problems = e.errors
+                    if problems:
+                        if point:
+                            where_point = f"{where} at tune point {describe_overrides(point)}"
+                            problems = [f"{where_point}: {p}" for p in problems]
+                        if variant.group == "base":
+                            base_problems.update(problems)
+                        errors.extend(
+                            p if point else f"{where}: {p}"
+                            for p in problems
+                            if variant.group == "base" or p not in base_problems
+                        )
+                        break
+                    if ex.device_in_identity:  # opt-in: one run per device (see execution.py)
+                        spec = dataclasses.replace(spec, device=ex.device)
+                    runs.append(
+                        Run(
+                            spec_hash(spec),
+                            variant.name,
+                            seed,
+                            task_name or spec.data.task,
+                            variant.group,
+                            variant.overrides,
+                            spec,
+                            stage,
+                            dict(point),
+                        )
                     )
-                    break
-                if ex.device_in_identity:  # opt-in: one run per device (see execution.py)
-                    spec = dataclasses.replace(spec, device=ex.device)
-                name = task_name or spec.data.task
-                runs.append(
-                    Run(
-                        spec_hash(spec),
-                        variant.name,
-                        seed,
-                        name,
-                        variant.group,
-                        variant.overrides,
-                        spec,
-                    )
-                )
     try:
         status_rules(config.get("status"))
     except SpecError as e:
@@ -174,6 +205,31 @@ def expand_study(config: dict, check_schema: bool = True, root: str | Path = "."
     if errors:
         raise ConfigError(_message(errors))
     return runs
+
+
+def comparison_candidates(config: dict) -> list[list[Run]]:
+    """Before a tuned study's choice: each comparison run of a tuned variant as the runs it
+    could be, one per grid point (for the estimate, which prices it at the costliest)."""
+    tuning = tuning_of(config)
+    if tuning is None:
+        return []
+    by_point = []
+    for point in tuning.points():
+        choice = _every_variant_at(config, point)
+        by_point.append(
+            [r for r in expand_study(config, choice=choice) if r.tuned and r.stage == COMPARE]
+        )
+    return [list(candidates) for candidates in zip(*by_point, strict=True)]
+
+
+def _every_variant_at(config: dict, point: dict) -> dict:
+    """A choice of ``point`` for every (task, variant) (tuned or not: only the tuned read it)."""
+    names = [v.name for v in variants(config)]
+    tasks = [
+        t or (config.get("base") or {}).get("data", {}).get("task", DataConfig().task)
+        for t in (config.get("tasks") or {None: {}})
+    ]
+    return {(task, name): point for task in tasks for name in names}
 
 
 def _message(errors: list[str]) -> str:
@@ -200,53 +256,6 @@ def _unmatched_patterns(task_name: str | None, patterns: list[str], all_variants
 
 def load_config(path: str | Path) -> dict:
     return yaml.safe_load(Path(path).read_text())
-
-
-def config_hash(config: dict) -> str:
-    """What the study is, not how it executes: execution settings leave it alone."""
-    what = {k: v for k, v in config.items() if k not in EXECUTION_KEYS}
-    return hashlib.sha256(canonical_json(what).encode()).hexdigest()[:16]
-
-
-def manifest(config: dict, runs: list[Run]) -> dict:
-    """What the collect step needs to know about the study, as plain JSON-able data."""
-    return {
-        "study": config["study"],
-        "config_hash": config_hash(config),
-        "baseline": "baseline",
-        "status_rules": dataclasses.asdict(status_rules(config.get("status"))),
-        "runs": [
-            {
-                "run_id": r.run_id,
-                "variant": r.variant,
-                "seed": r.seed,
-                "task": r.task,
-                "group": r.group,
-                "overrides": describe_overrides(r.overrides),
-                "spec": r.spec.to_dict(),
-            }
-            for r in runs
-        ],
-        "references": reference_entries(runs),
-    }
-
-
-def reference_entries(runs: list[Run]) -> list[dict]:
-    """One entry per (task, data config): the key of its references file
-    (ablate.data.references.reference_key) and the task's variants that run on it."""
-    entries: dict[tuple[str, str], dict] = {}
-    for r in runs:
-        key = reference_key(r.spec)
-        entry = entries.setdefault((r.task, key), {"task": r.task, "key": key, "variants": []})
-        if r.variant not in entry["variants"]:
-            entry["variants"].append(r.variant)
-    return list(entries.values())
-
-
-def describe_overrides(overrides: dict) -> str:
-    """'model.d_model=8, model.n_layer=1': a variant's changes for people to read ('' for
-    the baseline). Programs read the values from the typed columns (tables.SPEC_COLUMNS)."""
-    return ", ".join(f"{key}={value}" for key, value in sorted(overrides.items()))
 
 
 def _selected(variant: Variant, patterns: list[str] | None) -> bool:
