@@ -156,3 +156,22 @@ def test_tables_equal_a_local_run(studies):
         assert list(slurm.columns) == list(local.columns), name
         keep = [c for c in local.columns if c not in NOT_COMPARED]
         pd.testing.assert_frame_equal(slurm[keep], local[keep], obj=name)
+
+
+def test_a_tuned_study_trains_both_stages_as_slurm_jobs(cluster, tmp_path):
+    """The tuning checkpoint runs where Snakemake runs; the comparison runs it chooses
+    train as Slurm jobs, whose own Snakemake finds them from the choice file."""
+    from test_tuning_pipeline import CONFIG
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG, sort_keys=False))
+    profile = str(ROOT / "profiles" / "slurm")
+    out = finish(snakemake(tmp_path, "--profile", profile, env={"SBATCH_PARTITION": "debug"}))
+    runs = pd.read_parquet(tmp_path / "results" / "tuned" / "runs.parquet")
+    assert sorted(runs["stage"].value_counts().items()) == [("compare", 4), ("tune", 4)]
+    done = summaries(tmp_path)
+    assert len(done) == 8 and "" not in {r["slurm_job_id"] for r in done.values()}, out
+    choice = json.loads((tmp_path / "results" / "tuned" / "tuning" / "choice.json").read_text())
+    chosen = {c["variant"]: c["point"]["train.lr"] for c in choice["choices"]}
+    compare = runs[runs["stage"] == "compare"]
+    assert (compare["train.lr"] == compare["variant"].map(chosen)).all()
+    assert (tmp_path / "reports" / "tuned.html").exists()

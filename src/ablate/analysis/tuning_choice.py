@@ -76,7 +76,8 @@ def tuning_table(runs: pd.DataFrame, grid: dict, base_point: dict) -> pd.DataFra
             ok = loss[at.index][finished[at.index]].to_numpy()
             n_failed = int((~finished[at.index]).sum())
             mean = float(ok.mean()) if len(ok) else math.nan
-            lo, hi = bounded_interval(ok, BOUNDS["val_loss"]) if len(ok) > 1 else (mean, mean)
+            # one finished run has no interval
+            lo, hi = bounded_interval(ok, BOUNDS["val_loss"]) if len(ok) > 1 else (math.nan,) * 2
             score = mean if n_failed == 0 else math.inf
             rank = (score, n_failed, mean if len(ok) else math.inf, tuple(values))
             points.append((rank, point, len(at), mean, lo, hi, n_failed))

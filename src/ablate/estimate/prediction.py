@@ -161,10 +161,6 @@ def estimate(
     }
     todo = sorted(plan.train & set(unique))
     per_job = [solo[run_id] for run_id in todo]
-    per_job += [
-        max(solo_seconds(costs, r.spec, step_s.get(r.run_id), root) for r in candidates)
-        for candidates in later
-    ]
     order = longest_first(per_job)
     per_job = [per_job[i] for i in order]
     if per_job:
@@ -172,7 +168,15 @@ def estimate(
         # server, which imports the same on a core of its own while the next jobs wait
         per_job[0] += costs.cold_start
         per_job.append(costs.cold_start)
-    makespan, walls = simulate(per_job, jobs, cores, costs.contention)
+    makespan, _ = simulate(per_job, jobs, cores, costs.contention)
+    if later:
+        # after the tuning checkpoint, which waits for every tuning run: a second schedule,
+        # and the checkpoint's own command (Snakemake's parse of the new DAG costs ~parse_s)
+        def costliest(candidates) -> float:
+            return max(solo_seconds(costs, r.spec, step_s.get(r.run_id), root) for r in candidates)
+
+        second = sorted(map(costliest, later), reverse=True)
+        makespan += simulate(second, jobs, cores, costs.contention)[0] + parse_s
     study = costs.study_seconds(len(unique)) if any(plan.jobs.get(r) for r in STUDY_RULES) else 0.0
     # Snakemake's own start, and the estimate rule's job, which runs first and alone
     total = parse_s * (1 + bool(plan.jobs.get("estimate"))) + makespan + study

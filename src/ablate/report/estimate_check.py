@@ -27,12 +27,16 @@ def estimate_vs_actual(study_dir: Path, runs: pd.DataFrame) -> list[tuple[str, s
     est = json.loads(path.read_text())
     unique = runs.drop_duplicates("run_id").set_index("run_id")
     predicted_ids = [r for r in est.get("per_run", {}) if r in unique.index]
+    if est.get("after_tuning") and "tuned" in unique.columns:  # priced before they were known
+        after = unique.index[(unique["stage"] == "compare") & (unique["tuned"] != "")]
+        predicted_ids += [r for r in after if r not in predicted_ids]
     trained = unique.loc[predicted_ids] if predicted_ids else unique
     wall = pd.to_numeric(trained["wall_s"], errors="coerce")
     lines = [
         (
             "estimate",
-            f"{duration(est['total_seconds'])} predicted for {est['runs']} runs "
+            f"{duration(est['total_seconds'])} predicted for "
+            f"{est['runs'] + est.get('after_tuning', 0)} runs "
             f"({est['cached']} already cached)",
         ),
         (

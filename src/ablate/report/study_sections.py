@@ -89,10 +89,11 @@ EFFECT_FORMATS = {
 def lr_section(c: Ctx) -> list[dict]:
     summary, curves_ = c.t["lr_sensitivity"], c.t["lr_curves"]
     if summary.empty:
+        tuned = "" if c.t.get("tuning", summary).empty else " (each tuned variant's: Tuning)"
         return [
             note(
-                f"No learning-rate sweep in this task: it needs at least {MIN_LRS} "
-                "variants whose specs differ only in train.lr.",
+                f"No learning-rate sweep in this task's comparison{tuned}: it needs at least "
+                f"{MIN_LRS} variants whose specs differ only in train.lr.",
                 "empty",
             )
         ]

@@ -57,9 +57,9 @@ def tuning_section(c) -> list[dict]:
         blocks.append(
             c.page.chart(
                 tuning_chart(table),
-                "Seed mean over the tuning seeds at each value (bars: 95 % interval); the "
-                "large ring marks the chosen value. Values where a run failed are drawn at "
-                "the mean of the others and listed in the table's n_failed.",
+                "Mean over the tuning seeds at each value (bars: 95 % interval, none for a "
+                "single seed); the large ring marks the chosen value. A value whose runs all "
+                "failed has no point: the table's n_failed counts them.",
                 f"{c.task}-tuning",
             )
         )
@@ -121,6 +121,13 @@ def tuning_sentences(tuning: pd.DataFrame, board: pd.DataFrame, reference: str) 
             f"Best at the edge of the grid for {len(edge)} variant(s) ({', '.join(edge.index)}): "
             "widen the grid; their best value may lie outside it."
         )
+    failed = tuning[tuning["n_failed"] > 0]
+    if len(failed):
+        parts = [
+            f"{variant} at {', '.join(g['point'])}"
+            for variant, g in failed.groupby("variant", sort=True)
+        ]
+        out.append(f"Failed tuning runs (tuning seeds; each ranks its value last): {'; '.join(parts)}.")
     out += _order_sentence(tuning, board)
     return out
 
