@@ -127,7 +127,8 @@ def tuning_sentences(tuning: pd.DataFrame, board: pd.DataFrame, reference: str) 
             f"{variant} at {', '.join(g['point'])}"
             for variant, g in failed.groupby("variant", sort=True)
         ]
-        out.append(f"Failed tuning runs (tuning seeds; each ranks its value last): {'; '.join(parts)}.")
+        runs = "; ".join(parts)
+        out.append(f"Failed tuning runs (tuning seeds; each ranks its value last): {runs}.")
     out += _order_sentence(tuning, board)
     return out
 
