@@ -60,7 +60,7 @@ def run_row(
         "group": group or (next(iter(overrides)) if overrides else "base"),
         "overrides": describe_overrides(overrides),
         "log": f"results/runs/{spec_hash(spec)}/train.log",
-        **{"stage": "compare", "tuned": ""},  # an untuned study's (study/tuning.py)
+        **{"stage": "compare", "tuned": "", "ladder": "", "rung": False},  # no tune, no ladder
         "status": "ok",
         "reason": "",
         "status_step": -1,

@@ -20,7 +20,7 @@ from ablate.model.params import count_params
 from ablate.model.transformer import build_model
 from ablate.spec.config import ModelConfig
 from ablate.spec.constraints import check_model_config
-from ablate.spec.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, POSITION
+from ablate.spec.registry import ATTENTION, FFN, NORM, NORM_PLACEMENT, PARAMETRIZATION, POSITION
 
 V, B, T = 11, 2, 8
 TINY = dict(d_model=16, n_layer=2, n_head=4, n_kv_head=2, context=T, vocab_size=V)
@@ -55,9 +55,19 @@ def _flag_combos():
             yield pytest.param(cfg, id=f"{attention}-{pos}-qk{int(qk_norm)}-w{window}")
 
 
+# muP at twice its base width (width_mult 2: every muP factor active), with every
+# attention mechanism and position
+def _mup_combos():
+    for attention, pos in itertools.product(ATTENTION, POSITION):
+        cfg = tiny(attention=attention, pos=pos, parametrization="mup", mup_base_width=8)
+        if not check_model_config(cfg):
+            yield pytest.param(cfg, id=f"{attention}-{pos}-mup")
+
+
 COMBOS = list(_combos())
 FLAG_COMBOS = list(_flag_combos())
-ALL = COMBOS + FLAG_COMBOS
+MUP_COMBOS = list(_mup_combos())
+ALL = COMBOS + FLAG_COMBOS + MUP_COMBOS
 
 
 def build(cfg: ModelConfig, seed: int = 0):
@@ -77,6 +87,8 @@ def test_every_registered_name_is_exercised():
         ("ffn", FFN),
     ]:
         assert {getattr(p.values[0], key) for p in COMBOS} == set(registry), key
+    exercised = {p.values[0].parametrization for p in ALL}
+    assert exercised == set(PARAMETRIZATION)
     # the only combinations the registries cannot build: a score bias without a score matrix
     # (linear attention with ALiBi)
     for cfg, errors in REJECTED:
@@ -145,11 +157,13 @@ def check_capture_path(cfg):
             assert torch.isnan(logit_max).all()
         else:
             assert torch.isfinite(logit_max).all()
-    # the last residual stream is what the head reads (through the final norm, if any)
+    # the last residual stream is what the head reads (through the final norm, if any;
+    # muP divides the logits by the width multiplier, 1 under SP)
     last = cap["resid"][-1]
     if model.norm_f is not None:
         last = model.norm_f(last)
-    torch.testing.assert_close(last @ model.wte.weight.T, fast, rtol=1e-5, atol=1e-5)
+    readout = last @ model.wte.weight.T / model.width_mult
+    torch.testing.assert_close(readout, fast, rtol=1e-5, atol=1e-5)
 
 
 def check_count_params(cfg):

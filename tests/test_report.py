@@ -93,7 +93,7 @@ def test_report_lists_failures_and_ranks(report):
     assert "D broken" in board and "A stable" in board
     induction = html[html.index('id="task-induction"') : html.index('id="task-shakespeare_char"')]
     assert "No learning-rate sweep in this task" in induction
-    assert "No scaling family in this task" in induction
+    assert "No scaling family among the compared variants" in induction
 
 
 def test_sections_without_data_say_so(tmp_path):
@@ -108,7 +108,7 @@ def test_sections_without_data_say_so(tmp_path):
     write_report(study, tmp_path / "tiny.html", chart_files=False)
     html = (tmp_path / "tiny.html").read_text()
     assert "No learning-rate sweep in this task" in html
-    assert "No scaling family in this task" in html
+    assert "No scaling family among the compared variants" in html
     assert "Every run finished with status ok" in html
 
 

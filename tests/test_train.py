@@ -102,7 +102,8 @@ def sanity_variants():
     for dotted, registry in CHOICES.items():
         if dotted.startswith("model."):
             for name in registry:
-                extra = {"model.n_kv_head": 2} if name == "gqa" else {}
+                extra = {"gqa": {"model.n_kv_head": 2}, "mup": {"model.mup_base_width": 16}}
+                extra = extra.get(name, {})
                 yield f"{dotted}={name}", {dotted: name} | extra
     yield "model.qk_norm=True", {"model.qk_norm": True}
     yield "model.window=8", {"model.window": 8}

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from ablate.analysis.tuning_choice import choose, tuning_table
-from ablate.study.expand import ConfigError, comparison_candidates, expand_study
+from ablate.study.comparison import comparison_candidates
+from ablate.study.expand import ConfigError, expand_study
 from ablate.study.tuning import COMPARE, TUNE
 
 LR = "train.lr"

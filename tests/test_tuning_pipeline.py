@@ -137,3 +137,32 @@ def test_one_more_grid_value_trains_its_tuning_runs_and_the_changed_choices_only
         assert len(new_tune) == 2 and len(new_compare) == 2 * len(changed)
     finally:
         write_config(workdir, CONFIG)
+
+
+LADDER = copy.deepcopy(CONFIG) | {
+    "study": "tuned_ladder",
+    "seeds": [0],
+    "ablations": {},
+    "scaling": {"model.d_model": [8, 16, 24], "variants": ["baseline"]},
+}
+
+
+def test_a_tuned_ladder_tunes_every_rung_and_trains_each_at_its_own_choice(tmp_path):
+    write_config(tmp_path, LADDER)
+    done = snakemake(tmp_path, "--cores", "2")
+    assert done.returncode == 0, done.out
+    out = tmp_path / "results" / "tuned_ladder"
+    data = json.loads((out / "tuning" / "choice.json").read_text())
+    chosen = {c["variant"]: c["point"][LR] for c in data["choices"]}
+    assert set(chosen) == {"baseline", "baseline@d_model=8", "baseline@d_model=24"}
+    runs = pd.read_parquet(out / "runs.parquet")
+    compare = runs[runs["stage"] == "compare"]
+    assert sorted(compare["model.d_model"]) == [8, 16, 24]
+    for _, r in compare.iterrows():  # every rung at its own chosen lr
+        assert r[LR] == chosen[r["variant"]]
+    table = pd.read_parquet(out / "analysis" / "tuning.parquet")
+    assert set(table.loc[table["rung"], "variant"]) == {"baseline@d_model=8", "baseline@d_model=24"}
+    ladder = pd.read_parquet(out / "analysis" / "scaling_variants.parquet")
+    assert set(ladder["variant"]) == {"baseline"} and (ladder["n_sizes"] == 3).all()
+    html = (tmp_path / "reports" / "tuned_ladder.html").read_text()
+    assert "were tuned each on their own" in html

@@ -11,6 +11,7 @@
     ablate analyse --study-dir DIR [--references DIR]          study tables -> analysis tables
     ablate report  --study-dir DIR --out HTML                  analysis -> HTML report
     ablate tensorboard STUDY_DIR --out DIR                     study tables -> TensorBoard runs
+    ablate coordcheck SPEC.yaml --widths 64,...,512 --out DIR  muP's coordinate check
 
 Heavy imports (torch, pandas) happen inside each subcommand, so ``ablate expand`` is fast.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from ablate.study.execution import DEVICES  # torch-free: the CLI stays fast to start
+from ablate.train.coordcheck_command import add_coordcheck  # torch-free too
 
 
 def _load_spec(path: str):
@@ -102,24 +104,9 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_references(args) -> int:
-    import time
+    from ablate.data.references import write_references
 
-    import pandas as pd
-
-    from ablate.data.references import task_references
-    from ablate.spec.run_spec import RunSpec
-    from ablate.store.atomic import write_parquet
-    from ablate.store.tables import REFERENCE_COLUMNS
-
-    # any run's spec.yaml will do: only its data section and eval-set size count, so it is
-    # not checked as a whole (the workflow's spec keeps every other key at its default)
-    spec = RunSpec.from_dict(yaml.safe_load(Path(args.spec).read_text()))
-    start = time.perf_counter()
-    rows = task_references(spec, root=args.root)
-    write_parquet(Path(args.out), pd.DataFrame(rows, columns=list(REFERENCE_COLUMNS)))
-    for row in rows:
-        _log(f"{row['reference']:8s} seq_len={row['seq_len']:<5d} {row['val_loss']:.4f} nats")
-    _log(f"references of {spec.data.task} in {time.perf_counter() - start:.1f} s: {args.out}")
+    write_references(args.spec, args.out, args.root, _log)
     return 0
 
 
@@ -264,20 +251,24 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("study_dir", metavar="STUDY_DIR", help="results/<study>/")
     b.add_argument("--out", required=True, help="TensorBoard's --logdir (its run folders replaced)")
     b.set_defaults(func=cmd_tensorboard)
+    add_coordcheck(sub)
     return p
 
 
 # Commands that import torch or the table libraries: the `ablate` program hands them to a
 # warm server that has imported those once (ablate.launch), else runs them here.
-WARM_COMMANDS = (
-    "train",
-    "sanity",
-    "references",
-    "collect",
-    "choose",
-    "analyse",
-    "report",
-    "tensorboard",
+WARM_COMMANDS = tuple(
+    [
+        "train",
+        "sanity",
+        "references",
+        "collect",
+        "choose",
+        "analyse",
+        "report",
+        "tensorboard",
+        "coordcheck",
+    ]
 )
 
 

@@ -15,6 +15,7 @@ from ablate.analysis import (
     ranking,
     reference_losses,
     scaling,
+    scaling_variants,
     seeds,
     stability,
     tuning_choice,
@@ -39,10 +40,12 @@ COLUMNS: dict[str, list[str]] = {
     "scaling_fits": scaling.FIT_COLUMNS,
     "effects": effects.COLUMNS,
     "length": length.COLUMNS,
-    "leaderboard": ranking.COLUMNS,
+    "leaderboard": [*ranking.COLUMNS, *scaling_variants.BOARD_COLUMNS],
     "failures": list(FAILURE_COLUMNS),
     "references": reference_losses.COLUMNS,
     "tuning": tuning_choice.COLUMNS,
+    "scaling_variants": scaling_variants.COLUMNS,
+    "ladder_points": scaling_variants.POINT_COLUMNS,
 }
 
 
@@ -65,7 +68,9 @@ def analyse_study(
     seed_table = seeds.seed_stats(runs, baseline)
     stability_components = stability.stability_table(runs, probes, rules)
     lr_summary, lr_curves = lr_sensitivity.lr_sensitivity(runs, baseline)
+    ladder_runs = as_configured(ladders(study_dir), tune)
     points = scaling.scaling_points(runs, baseline)
+    ladder_table = scaling_variants.scaling_variants(ladder_runs, baseline)
     tables = {
         "seeds": seed_table,
         "stability": stability_components,
@@ -75,10 +80,14 @@ def analyse_study(
         "scaling_fits": scaling.scaling_fits(runs, points),
         "effects": effects.effects(runs),
         "length": length.length_table(runs, evals),
-        "leaderboard": ranking.leaderboard(runs, seed_table, stability_components),
+        "leaderboard": scaling_variants.with_scaling(
+            ranking.leaderboard(runs, seed_table, stability_components), ladder_table
+        ),
         "failures": ranking.failures(runs),
         "references": reference_losses.reference_table(study, references_dir),
         "tuning": tuning_table(study_dir, tune),
+        "scaling_variants": ladder_table,
+        "ladder_points": scaling_variants.ladder_points(ladder_runs),
     }
     # tables.ANALYSIS names every analysis table; the report reads that list
     assert set(tables) == set(ANALYSIS) == set(COLUMNS), sorted(set(tables) ^ set(ANALYSIS))
@@ -99,8 +108,14 @@ def as_configured(runs: pd.DataFrame, tune: dict | None) -> pd.DataFrame:
     return runs.assign(**{key: value for key, value in tune["base_point"].items()})
 
 
+def ladders(study_dir: Path) -> pd.DataFrame:
+    """The runs of every variant's size ladder, its own runs among them (study/ladder.py)."""
+    runs = read_runs(study_dir, rungs=True)
+    return runs[runs["ladder"] != ""].reset_index(drop=True)
+
+
 def tuning_table(study_dir: Path, tune: dict | None) -> pd.DataFrame:
     if not tune:
         return pd.DataFrame(columns=tuning_choice.COLUMNS)
-    tune_runs = read_runs(study_dir, stage=TUNE)
+    tune_runs = read_runs(study_dir, stage=TUNE, rungs=True)  # a ladder's tuned rungs too
     return tuning_choice.tuning_table(tune_runs, tune["grid"], tune["base_point"])

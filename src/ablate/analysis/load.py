@@ -66,12 +66,17 @@ def read_study_json(study_dir: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def read_runs(study_dir: str | Path, stage: str | None = COMPARE) -> pd.DataFrame:
+def read_runs(
+    study_dir: str | Path, stage: str | None = COMPARE, rungs: bool = False
+) -> pd.DataFrame:
     """runs.parquet's rows of one stage (study/tuning.py): by default the comparison's, the
-    runs every statistic is about; ``stage=None``: every row, tuning runs too."""
+    runs every statistic is about; ``stage=None``: every row, tuning runs too. A ladder's
+    extra rungs (study/ladder.py) only with ``rungs``."""
     runs = read_table(study_dir, "runs")
     if stage is not None:
         runs = runs[runs["stage"] == stage].reset_index(drop=True)
+    if not rungs:
+        runs = runs[~runs["rung"].astype(bool)].reset_index(drop=True)
     if runs.empty and stage != TUNE:
         raise StudyError(f"{Path(study_dir) / 'runs.parquet'} has no runs")
     return runs

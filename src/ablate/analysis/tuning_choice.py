@@ -47,6 +47,7 @@ COLUMNS = [
     "at_edge",  # the (task, variant)'s chosen point is the grid's smallest or largest value
     "shared",  # the point is the base config's value: the value an untuned study shares
     "lr_sensitivity",  # Wortsman's, over the (task, variant)'s lr values (NaN: < 3 lrs)
+    "rung",  # a ladder's rung tuned on its own (study/ladder.py), not a compared variant
 ]
 
 
@@ -101,6 +102,7 @@ def tuning_table(runs: pd.DataFrame, grid: dict, base_point: dict) -> pd.DataFra
                     "at_edge": edge,
                     "shared": all(base_point.get(k) == v for k, v in point.items()),
                     "lr_sensitivity": sens,
+                    "rung": bool(group["rung"].iloc[0]) if "rung" in group else False,
                     **point,
                 }
             )

@@ -29,7 +29,8 @@ from ablate.estimate.cost import Costs, run_work
 from ablate.estimate.makespan import longest_first, rate, simulate
 from ablate.store.atomic import atomic_write_bytes
 from ablate.store.tables import RUN_FILES  # the train rule's outputs (common.smk)
-from ablate.study.expand import comparison_candidates, expand_study
+from ablate.study.comparison import comparison_candidates
+from ablate.study.expand import expand_study
 from ablate.study.tuning import read_choice, tuning_of
 
 STUDY_RULES = ("collect", "analyse", "report")
@@ -227,7 +228,7 @@ def one_line(result: dict) -> str:
 def study_runs(config: dict, runs, study_dir) -> tuple[list, list]:
     """(the runs known now, the runs to come): with tuning, the comparison runs are known
     once results/<study>/tuning/choice.json says what was chosen; before, each is its
-    candidates at every grid point (expand.comparison_candidates)."""
+    candidates at every grid point (study/comparison.py)."""
     if tuning_of(config) is None:
         return list(runs), []
     choice_file = Path(study_dir) / "tuning" / "choice.json"

@@ -21,7 +21,7 @@ from torch import nn
 
 from ablate.model.norm import RMSNorm
 from ablate.spec.config import ModelConfig
-from ablate.spec.registry import ATTENTION
+from ablate.spec.registry import ATTENTION, PARAMETRIZATION
 
 
 @dataclass
@@ -73,6 +73,11 @@ class CausalSelfAttention(nn.Module):
         self.k_norm = RMSNorm(self.head_dim) if cfg.qk_norm else None
         self.dropout = cfg.dropout
         self.resid_dropout = nn.Dropout(cfg.dropout)
+        # q.k is divided by sqrt(d_head); under muP also by sqrt(width_mult), which with the
+        # head count fixed is 1/d_head scaling across widths (Yang et al. 2022), equal to
+        # SP's at the base width
+        width_mult = PARAMETRIZATION[cfg.parametrization].width_mult(cfg)
+        self.score_div = math.sqrt(self.head_dim) * math.sqrt(width_mult)
 
     def heads(self, x: torch.Tensor, pos) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, T, C) -> q (B, H, T, d), k and v (B, H_kv, T, d), normalised and rotated."""
@@ -95,7 +100,8 @@ class CausalSelfAttention(nn.Module):
 
 
 class MultiHeadAttention(CausalSelfAttention):
-    """softmax(q k^T / sqrt(d) + bias, masked) v, with H_kv <= H key/value heads."""
+    """softmax(q k^T / score_div + bias, masked) v, with H_kv <= H key/value heads
+    (score_div = sqrt(d) under SP)."""
 
     def forward(
         self, x: torch.Tensor, pos, mask: AttentionMask, capture: dict | None = None
@@ -115,7 +121,13 @@ class MultiHeadAttention(CausalSelfAttention):
             if attn_mask is not None and attn_mask.is_floating_point():
                 attn_mask = attn_mask.to(q.dtype)  # bf16 under autocast
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=attn_mask, dropout_p=dropout, is_causal=attn_mask is None
+                q,
+                k,
+                v,
+                attn_mask=attn_mask,
+                dropout_p=dropout,
+                is_causal=attn_mask is None,
+                scale=1.0 / self.score_div,
             )
         else:
             y = self.explicit(q, k, v, mask, dropout, capture)
@@ -123,7 +135,7 @@ class MultiHeadAttention(CausalSelfAttention):
 
     def explicit(self, q, k, v, mask: AttentionMask, dropout: float, capture: dict | None):
         """The same attention written out; records probabilities and max logits if asked."""
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.head_dim)  # (B, H, T, T)
+        scores = (q @ k.transpose(-2, -1)) / self.score_div  # (B, H, T, T)
         hidden = ~mask.visible
         if capture is not None:
             logit_max = scores.detach().float().masked_fill(hidden, float("-inf"))

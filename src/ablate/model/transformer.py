@@ -23,7 +23,7 @@ from torch import nn
 from ablate.model.attention import AttentionMask
 from ablate.spec.config import ModelConfig
 from ablate.spec.constraints import check_model_config
-from ablate.spec.registry import NORM, NORM_PLACEMENT, POSITION, resolve
+from ablate.spec.registry import NORM, NORM_PLACEMENT, PARAMETRIZATION, POSITION, resolve
 
 
 class Transformer(nn.Module):
@@ -39,20 +39,27 @@ class Transformer(nn.Module):
         final_norm = NORM_PLACEMENT[cfg.norm_placement].final_norm
         self.norm_f = resolve(NORM, cfg.norm).from_config(cfg) if final_norm else None
         self.head = None if cfg.tie_head else nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        # muP (model_traits.Parametrization): the readout's logits shrink as 1/width_mult, so
+        # that a wider model's output moves by as much per step as the base model's
+        self.width_mult = PARAMETRIZATION[cfg.parametrization].width_mult(cfg)
         self._init_weights(generator)
 
     def _init_weights(self, generator: torch.Generator | None) -> None:
         """GPT-2 init: N(0, init_std) for every matrix and table, zero biases, unit gains;
         projections that write into the residual stream get std / sqrt(2 * n_layer) so the
         stream's variance does not grow with depth (2 residual writes per block). A position
-        module's parameters start like the token table, whatever their shape."""
+        module's parameters start like the token table, whatever their shape. Under muP the
+        hidden matrices' std is divided by sqrt(width_mult): variance 1/fan_in across widths."""
         std = self.cfg.init_std
         residual_std = (
             std / math.sqrt(2 * self.cfg.n_layer) if self.cfg.scale_residual_init else std
         )
+        hidden = {id(w) for w in self.hidden_matrices()}
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 s = residual_std if getattr(module, "is_residual_output", False) else std
+                if id(module.weight) in hidden:
+                    s = s / math.sqrt(self.width_mult)
                 nn.init.normal_(module.weight, 0.0, s, generator=generator)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
@@ -99,7 +106,13 @@ class Transformer(nn.Module):
         if self.norm_f is not None:
             x = self.norm_f(x)
         weight = self.wte.weight if self.head is None else self.head.weight
-        return F.linear(x, weight)
+        logits = F.linear(x, weight)
+        return logits if self.width_mult == 1.0 else logits / self.width_mult
+
+    def hidden_matrices(self) -> list[nn.Parameter]:
+        """The weights of every nn.Linear inside the blocks: muP's "hidden" matrices, whose
+        fan-in and fan-out both grow with width (their init and Adam lr scale with it)."""
+        return [m.weight for m in self.blocks.modules() if isinstance(m, nn.Linear)]
 
     def module_groups(self) -> dict[tuple[int, str], list[nn.Parameter]]:
         """(layer, kind) -> parameters; layer -1 outside the blocks. Every parameter is in

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablate.analysis.ranking import MARK, display_order
-from ablate.report.leaderboard import diff_text, loss_text, num
+from ablate.report.leaderboard import alpha_text, diff_text, loss_text, num
 
 PNG_SCALE = 1.0  # the SVG is the file to scale; the PNG is for slides and quick looks
 TEX_SPECIALS = {
@@ -63,6 +63,8 @@ def key_columns(board: pd.DataFrame) -> pd.DataFrame:
                 "significant": paired and bool(r.val_loss_diff_significant),
                 "p adj": num(r.val_loss_diff_p_adj, ".2g") if paired else "",
                 "val acc": num(r.val_acc_mean, ".3f"),
+                "alpha": alpha_text(r).replace("—", ""),
+                "alpha significant": bool(getattr(r, "alpha_diff_significant", False)),
                 "failed": f"{failed}/{r.n_runs}",
                 "tier": f"{r.tier} {r.tier_name}" + (f": {r.tier_reason}" if r.tier_reason else ""),
             }
@@ -75,7 +77,9 @@ NOTE = (
     "interval]. Δ: paired by seed against the baseline [interval adjusted like p]; * "
     "significant after the multiple-comparison adjustment; p adj: adjusted p-value. "
     f"'{MARK}' after a position: cannot be ruled out as the best. Failed: runs whose status "
-    "is a failure. Tier: stability tier and the term that cost it the most points."
+    "is a failure. α (Δα): the variant's scaling slope over its size ladder [95% interval] "
+    "(its paired difference from the baseline's; * significant after Holm), blank without a "
+    "ladder. Tier: stability tier and the term that cost it the most points."
 )
 
 
@@ -83,21 +87,19 @@ def leaderboard_md(board: pd.DataFrame, study: str) -> str:
     out = [f"# {md_escape(study)}: leaderboard", "", md_escape(NOTE), ""]
     for task, t in key_columns(board).groupby("task", sort=True):
         out += [f"## {md_escape(task)}", ""]
-        out.append("| # | variant | val loss | Δ vs baseline | p adj | val acc | failed | tier |")
-        out.append("|--:|---|---|---|--:|--:|--:|---|")
+        out.append(
+            "| # | variant | val loss | Δ vs baseline | p adj | val acc | α (Δα) | failed | tier |"
+        )
+        out.append("|--:|---|---|---|--:|--:|---|--:|---|")
         for r in t.to_dict("records"):
             diff = md_escape(r["diff"]) + (" \\*" if r["significant"] else "")
+            alpha = md_escape(r["alpha"]) + (" \\*" if r["alpha significant"] else "")
             cells = [
-                r["rank"],
-                r["variant"],
-                r["val loss"],
-                None,
-                r["p adj"],
-                r["val acc"],
-                r["failed"],
-                r["tier"],
+                md_escape(c)
+                for c in (r["rank"], r["variant"], r["val loss"], "", r["p adj"], r["val acc"])
             ]
-            cells = [diff if c is None else md_escape(c) for c in cells]
+            cells[3] = diff
+            cells += [alpha, md_escape(r["failed"]), md_escape(r["tier"])]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
@@ -115,10 +117,10 @@ def leaderboard_tex(board: pd.DataFrame, study: str) -> str:
             f"\\caption{{{tex_escape(study)}, task {tex_escape(task)}: final validation loss. "
             "$\\Delta$: paired difference against the baseline, $^{*}$ significant after "
             "adjustment; $\\approx$: cannot be ruled out as the best.}",
-            "\\begin{tabular}{rllllrrl}",
+            "\\begin{tabular}{rllllrlrl}",
             "\\toprule",
             "\\# & variant & val loss [95\\% CI] & $\\Delta$ vs baseline & "
-            "$p_{\\mathrm{adj}}$ & val acc & failed & tier \\\\",
+            "$p_{\\mathrm{adj}}$ & val acc & $\\alpha$ ($\\Delta\\alpha$) & failed & tier \\\\",
             "\\midrule",
         ]
         for r in t.to_dict("records"):
@@ -131,6 +133,7 @@ def leaderboard_tex(board: pd.DataFrame, study: str) -> str:
                 diff,
                 tex_escape(r["p adj"]),
                 tex_escape(r["val acc"]),
+                tex_escape(r["alpha"]) + ("$^{*}$" if r["alpha significant"] else ""),
                 tex_escape(r["failed"]),
                 tex_escape(r["tier"]),
             ]

@@ -18,6 +18,9 @@ Each sentence restates numbers from the tables and nothing else, in the leaderbo
   - where the baseline and the best variant stand against the task's reference models
     (n-gram models of a text corpus; chance and the best achievable loss of a synthetic
     task): reference_findings.py;
+  - along the size ladders, which variants' loss falls faster or slower with size than the
+    baseline's (Holm-adjusted), or that the study cannot tell, and the best variant at the
+    largest compute every ladder reached (ladder_section.py);
   - in a tuned study, which variants chose another value than the baseline, which chose
     the grid's edge, and the order at the shared value against the order at the chosen
     values (tuning_section.py).
@@ -32,6 +35,7 @@ import pandas as pd
 from ablate.analysis.ranking import display_order
 from ablate.probes.status import statuses_where
 from ablate.report.difference_findings import effect_sentences, interval, p_text
+from ablate.report.ladder_section import ladder_sentences, rung_value_sentences
 from ablate.report.reference_findings import reference_sentences
 from ablate.report.tuning_section import tuning_sentences
 
@@ -48,6 +52,8 @@ def task_findings(t: dict[str, pd.DataFrame], reference: str) -> list[str]:
     out += scaling_sentences(t["scaling_fits"])
     out += factorial_sentences(t["effects"])
     out += length_sentences(t["length"], reference)
+    out += ladder_sentences(t.get("scaling_variants"), t.get("ladder_points"))
+    out += rung_value_sentences(t.get("tuning"), t.get("ladder_points"))
     out += tuning_sentences(t.get("tuning", pd.DataFrame()), t["leaderboard"], reference)
     return out
 

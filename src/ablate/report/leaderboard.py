@@ -56,6 +56,12 @@ HEADERS = [
     ),
     ("p adj", "adjusted p-value of the paired difference"),
     ("val acc", "final val token accuracy, seed mean"),
+    (
+        "α (Δα)",
+        "scaling slope over the variant's size ladder (-d log loss / d log non-embedding "
+        "parameters, seed mean [95% interval]) and, in brackets, its paired difference from "
+        "the baseline's (* significant after Holm); — without a ladder (Scaling section)",
+    ),
     ("runs", "run status counts over seeds"),
     ("tier", "stability tier (hover: score 0-100) and what cost it the most, see Methods"),
     ("", "everything else behind the rank"),
@@ -72,6 +78,18 @@ def diff_text(r) -> str:
     interval adjusted like its p (it excludes 0 exactly when the row is significant)."""
     lo, hi = num(r.val_loss_diff_ci_lo_adj, "+.4f"), num(r.val_loss_diff_ci_hi_adj, "+.4f")
     return f"{num(r.val_loss_diff_mean, '+.4f')} [{lo}, {hi}]"
+
+
+def alpha_text(r) -> str:
+    """'0.112 [0.101, 0.123] (+0.021)': the ladder's slope and its difference from the
+    baseline's; '—' for a variant without a ladder."""
+    alpha, diff = getattr(r, "alpha", math.nan), getattr(r, "alpha_diff", math.nan)
+    if not math.isfinite(float(alpha)):  # no ladder (a board without the columns: none)
+        return "—"
+    text = f"{num(alpha, '.3f')} [{num(r.alpha_ci_lo, '.3f')}, {num(r.alpha_ci_hi, '.3f')}]"
+    if math.isfinite(float(diff)):
+        text += f" ({num(diff, '+.3f')})"
+    return text
 
 
 def leaderboard_rows(board: pd.DataFrame) -> list[dict]:
@@ -101,6 +119,9 @@ def leaderboard_rows(board: pd.DataFrame) -> list[dict]:
                 "p_sort": sort_key(r.val_loss_diff_p_adj) if paired else "",
                 "acc": num(r.val_acc_mean, ".3f"),
                 "acc_sort": sort_key(r.val_acc_mean),
+                "alpha": alpha_text(r),
+                "alpha_sort": sort_key(getattr(r, "alpha", math.nan)),
+                "alpha_significant": bool(getattr(r, "alpha_diff_significant", False)),
                 "statuses": statuses,
                 "failure_sort": sort_key(r.failure_rate),
                 "tier": f"{r.tier} {r.tier_name}",

@@ -7,6 +7,7 @@ from ablate.analysis.lr_sensitivity import MIN_LRS
 from ablate.analysis.scaling import MIN_SIZES
 from ablate.report.charts_effects import effects_chart, length_chart
 from ablate.report.charts_study import lr_chart, scaling_chart
+from ablate.report.ladder_section import ladder_blocks
 from ablate.report.leaderboard import table_block
 from ablate.report.page import note
 from ablate.report.panels import PANELS_NOTE, Ctx
@@ -123,12 +124,22 @@ LR_FORMATS["best_lr"] = ".3g"
 
 
 def scaling_section(c: Ctx) -> list[dict]:
+    return family_blocks(c) + ladder_blocks(c)
+
+
+def family_blocks(c: Ctx) -> list[dict]:
     points, fits = c.t["scaling_points"], c.t["scaling_fits"]
     if points.empty:
+        ladders = c.t.get("scaling_variants")
+        below = (
+            "; the size ladders below are this study's measure of scaling"
+            if ladders is not None and not ladders.empty
+            else ""
+        )
         return [
             note(
-                "No scaling family in this task: it needs variants that differ in one size "
-                f"key spanning at least {MIN_SIZES} sizes.",
+                "No scaling family among the compared variants: it needs variants that "
+                f"differ in one size key spanning at least {MIN_SIZES} sizes{below}.",
                 "empty",
             )
         ]

@@ -30,8 +30,13 @@ COLUMNS = {
 FORMATS = {k: ".4f" for k in ("loss_mean", "loss_ci_lo", "loss_ci_hi", "lr_sensitivity")}
 
 
+def compared(tuning: pd.DataFrame) -> pd.DataFrame:
+    """The tuning rows of the compared variants (a ladder's tuned rungs: ladder_section)."""
+    return tuning[~tuning["rung"].astype(bool)] if "rung" in tuning else tuning
+
+
 def tuning_section(c) -> list[dict]:
-    table = c.t["tuning"]
+    table = compared(c.t["tuning"])
     if table.empty:
         return [
             note(
@@ -99,6 +104,7 @@ def tuning_sentences(tuning: pd.DataFrame, board: pd.DataFrame, reference: str) 
     """Which variants chose another value than the reference variant, which are at the
     edge of the grid, and the order at the shared value (tuning seeds) against the
     leaderboard's at the chosen values (study seeds)."""
+    tuning = compared(tuning)
     if tuning.empty:
         return []
     chosen = tuning[tuning["chosen"].astype(bool)].set_index("variant")

@@ -54,6 +54,11 @@ class ModelConfig:
     init_std: float = key(0.02, gt=0)
     scale_residual_init: bool = True  # GPT-2: residual projections std / sqrt(2 * n_layer)
     tie_head: bool = True  # LM head shares the token embedding matrix
+    # parametrization (registry.PARAMETRIZATION): "sp", or "mup" (Yang et al. 2022), which
+    # scales hidden matrices' init and Adam lr, the output logits and the attention scale
+    # with d_model / mup_base_width, so that a tuned lr carries across widths
+    parametrization: str = "sp"
+    mup_base_width: int | None = key(None, ge=1)  # mup: the width at which it equals sp
 
     @property
     def ffn_hidden(self) -> int:
@@ -69,7 +74,9 @@ class TrainConfig:
     steps: int = key(500, ge=1)
     batch_size: int = key(32, ge=1)
     lr: float = key(1e-3, gt=0)
-    min_lr_ratio: float = key(0.1, ge=0, le=1)  # cosine decays to lr * min_lr_ratio
+    min_lr_ratio: float = key(0.1, ge=0, le=1)  # the schedule decays to lr * min_lr_ratio
+    schedule: str = "cosine"  # registry.SCHEDULE: cosine, or wsd (warmup-stable-decay)
+    decay_fraction: float = key(0.2, gt=0, le=1)  # wsd: the last fraction of steps decays
     warmup_steps: int = key(50, ge=0)  # at most train.steps
     weight_decay: float = key(0.1, ge=0)
     beta1: float = key(0.9, ge=0, lt=1)

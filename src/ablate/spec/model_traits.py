@@ -113,7 +113,53 @@ class FFN:
     check: Check = no_errors
 
 
+def standard_width(cfg: ModelConfig) -> float:
+    return 1.0
+
+
+def mup_width(cfg: ModelConfig) -> float:
+    """muP's width multiplier: how many times the base width this model is."""
+    return cfg.d_model / cfg.mup_base_width
+
+
+@dataclass(frozen=True)
+class Parametrization:
+    """How init, learning rates and two multipliers depend on width (Yang et al. 2022,
+    "Tensor Programs V", the Adam column of their Table 3), through one number, the width
+    multiplier m (1 for the standard parametrization):
+
+        hidden matrices (every nn.Linear of a block)   init std / sqrt(m), Adam lr / m
+        output logits                                   x 1/m (tied head: the table's lr)
+        attention scores                                q.k / (sqrt(d_head) * sqrt(m)),
+                                                        i.e. 1/d_head scaling across widths
+        embeddings, position tables, gains, biases      unchanged
+
+    At m = 1 every factor is exactly 1, so muP at its base width is SP, bit for bit."""
+
+    width_mult: Callable[[ModelConfig], float] = standard_width
+    module: None = None  # a plain option: the model and optimizer read width_mult
+    check: Check = no_errors
+
+
 # ---------------------------------------------------------------- what some variants need
+
+
+def mup_errors(cfg: ModelConfig) -> list[str]:
+    if cfg.mup_base_width is None:
+        return [
+            "model.parametrization=mup needs model.mup_base_width (the width at which "
+            "muP equals SP, e.g. the width the learning rate was tuned at)"
+        ]
+    return []
+
+
+def sp_errors(cfg: ModelConfig) -> list[str]:
+    if cfg.mup_base_width is not None:
+        return [
+            f"model.mup_base_width={cfg.mup_base_width} is only read by "
+            "model.parametrization=mup (this run is sp)"
+        ]
+    return []
 
 
 def gqa_errors(cfg: ModelConfig) -> list[str]:

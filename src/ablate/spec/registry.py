@@ -23,11 +23,15 @@ from ablate.spec.model_traits import (
     FFN,
     Attention,
     Norm,
+    Parametrization,
     Placement,
     Position,
     even_head_size,
     given_kv_heads,
     gqa_errors,
+    mup_errors,
+    mup_width,
+    sp_errors,
     swiglu_hidden,
 )
 from ablate.spec.task_traits import TaskTraits
@@ -37,6 +41,11 @@ from ablate.spec.task_traits import TaskTraits
 class Precision:
     autocast: str | None = None  # torch dtype name that autocast runs the forward pass in
     module: None = None  # a plain option: nothing to resolve
+
+
+@dataclass(frozen=True)
+class Schedule:
+    module: str  # "ablate.train.lr_schedule:fn": fn(step, train config) -> lr
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,17 @@ FFN = {
     "relu": FFN("ablate.model.ffn:ReluMLP"),
     "swiglu": FFN("ablate.model.ffn:SwiGLU", hidden=swiglu_hidden, inputs=2),
     "none": FFN("ablate.model.ffn:NoFFN", present=False),
+}
+
+PARAMETRIZATION = {
+    "sp": Parametrization(check=sp_errors),
+    "mup": Parametrization(width_mult=mup_width, check=mup_errors),
+}
+
+SCHEDULE = {
+    "cosine": Schedule("ablate.train.lr_schedule:cosine"),
+    # warmup-stable-decay (Hagele et al. 2024): constant after warmup, a final decay
+    "wsd": Schedule("ablate.train.lr_schedule:warmup_stable_decay"),
 }
 
 PRECISION = {"fp32": Precision(), "bf16": Precision(autocast="bfloat16")}
@@ -154,6 +174,8 @@ CHOICES: dict[str, dict] = {
     "model.norm": NORM,
     "model.norm_placement": NORM_PLACEMENT,
     "model.ffn": FFN,
+    "model.parametrization": PARAMETRIZATION,
+    "train.schedule": SCHEDULE,
     "train.precision": PRECISION,
     "data.tokenizer": TOKENIZER,
     "data.task": TASKS,

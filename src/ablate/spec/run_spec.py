@@ -35,6 +35,14 @@ from ablate.spec.validation import config_errors, field_types, section_errors
 # leave it alone, so they retrain nothing.
 NUMERICS_VERSION = 2
 
+# Keys added after runs already existed, with the value every older run had in effect: a
+# spec leaves such a key out of its identity while it holds that value, so adding a key
+# retrains nothing (spec.yaml still lists it). A key's entry stays here for good.
+LATER_KEYS = {
+    "model": {"parametrization": "sp", "mup_base_width": None},
+    "train": {"schedule": "cosine", "decay_fraction": 0.2},
+}
+
 
 class SpecError(ValueError):
     """A config value that cannot make a run. The message names the key and the value;
@@ -175,10 +183,14 @@ def canonical_json(obj: Any) -> str:
 
 def spec_hash(spec: RunSpec | dict) -> str:
     """A run's identity: 16 hex digits of the SHA-256 of its canonical JSON together with
-    the numerics version of the code that trains it (see NUMERICS_VERSION). A dict is a
-    spec as spec.yaml holds it (RunSpec.to_dict())."""
+    the numerics version of the code that trains it (see NUMERICS_VERSION), less the later
+    keys at their earlier value (LATER_KEYS). A dict is a spec as spec.yaml holds it
+    (RunSpec.to_dict())."""
     if isinstance(spec, RunSpec):
         spec = spec.to_dict()
+    spec = dict(spec)
+    for section, later in LATER_KEYS.items():
+        spec[section] = {k: v for k, v in spec[section].items() if k not in later or later[k] != v}
     identity = {"numerics_version": NUMERICS_VERSION, "spec": spec}
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]
 

@@ -8,8 +8,8 @@ runs' tables with the study columns (tables.STUDY_KEYS) in front; runs.parquet h
 row per (variant, seed, task) with the run's summary, status, derived columns
 (tables.DERIVED: FLOPs from the spec) and its spec as typed flat columns
 (tables.SPEC_COLUMNS). A run shared by two variants appears under both names. A tuning
-run (stage "tune": study/tuning.py) has its row in runs.parquet and nothing in the other
-tables, which hold the comparison's runs only.
+run (stage "tune": study/tuning.py) and a ladder's extra rung (study/ladder.py) have their
+row in runs.parquet and nothing in the other tables, which hold the comparison's runs only.
 """
 
 from __future__ import annotations
@@ -65,13 +65,14 @@ def collect_study(manifest_path: str | Path, runs_dir: str | Path, out_dir: str 
             keys
             | {k: run[k] for k in ("group", "overrides")}
             | {"stage": run.get("stage", COMPARE), "tuned": run.get("tuned", "")}
+            | {"ladder": run.get("ladder", ""), "rung": bool(run.get("rung", False))}
             | {"log": str(run_dir / "train.log")}
             | {k: summary.get(k) for k in (*JUDGED, *SUMMARY)}
             | derived(spec, summary)
             | spec.flat()
         )
-        if run.get("stage", COMPARE) != COMPARE:
-            continue
+        if run.get("stage", COMPARE) != COMPARE or run.get("rung"):
+            continue  # a tuning run or a ladder's rung: runs.parquet only
         for name, frame in tables.items():
             parts[name].append(frame.assign(**keys)[study_columns(name)])
     write_arrow(out / "runs.parquet", runs_table(rows))

@@ -165,6 +165,11 @@ RUN_COLUMNS = {
         "'tune' (a tuning run at a grid point and a tuning seed: study/tuning.py)"
     ),
     "tuned": "str: the tuned keys' values of this run, 'train.lr=0.003' ('' if not tuned)",
+    "ladder": "str: the variant whose size ladder this run is on ('' if none: study/ladder.py)",
+    "rung": (
+        "bool: an extra rung of that ladder, not a variant of the comparison (the statistics "
+        "but the scaling of variants leave it out)"
+    ),
 }
 
 # The run spec (spec.RunSpec) as flat columns ``<section>.<key>``, one per field of the
@@ -229,6 +234,8 @@ ANALYSIS = {
     "length": "analysis/length.py: loss and accuracy at 1x, 2x, 4x the training length",
     "references": "analysis/reference_losses.py: n-gram, chance and best losses per task",
     "tuning": "analysis/tuning_choice.py: each tuned variant's grid points, the chosen one marked",
+    "scaling_variants": "analysis/scaling_variants.py: each ladder's slope, paired vs baseline",
+    "ladder_points": "analysis/scaling_variants.py: each ladder rung's mean loss, N and FLOPs",
 }
 
 # The references of one data config (ablate.data.references), computed by a workflow job

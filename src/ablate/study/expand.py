@@ -41,6 +41,7 @@ from ablate.spec.run_spec import (
     status_rules,
 )
 from ablate.study.execution import execution, execution_errors
+from ablate.study.ladder import ladder_errors, ladder_of, rung_name
 from ablate.study.manifest import describe_overrides
 from ablate.study.schema import schema_errors, study_name_errors
 from ablate.study.tuning import COMPARE, TUNE, tuning_errors, tuning_of
@@ -61,6 +62,8 @@ class Run:
     spec: RunSpec  # fully resolved run spec
     stage: str = COMPARE  # "tune": a tuning run (study/tuning.py); "compare": the study's
     tuned: dict = dataclasses.field(default_factory=dict)  # tuned key -> value of this run
+    ladder: str = ""  # the variant whose size ladder this run is on (study/ladder.py)
+    rung: bool = False  # an extra rung of that ladder, not a variant of the comparison
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,11 @@ def expand_study(
     if tune_problems:  # reported as they are, not again for each run at each grid point
         errors += tune_problems
         tuning = None
+    ladder = ladder_of(config)
+    ladder_problems = ladder_errors(config, all_variants, _selected)
+    if ladder_problems:
+        errors += ladder_problems
+        ladder = None
     for task_name, task in tasks.items():
         errors += _unmatched_patterns(task_name, task.get("variants") or [], all_variants)
         selected = [v for v in all_variants if _selected(v, task.get("variants"))]
@@ -154,16 +162,13 @@ def expand_study(
                 set_dotted(sections, key, value)
             where = f"variant {variant.name!r}" + (f" of task {task_name!r}" if task_name else "")
             name = task_name or sections["data"].get("task", DataConfig().task)
-            # (stage, point, seeds): what this variant trains (study/tuning.py)
-            plan = [(COMPARE, {}, config["seeds"])]
-            if tuning is not None and _selected(variant, tuning.variants):
-                plan = [(TUNE, point, tuning.seeds) for point in tuning.points()]
-                chosen = (choice or {}).get((name, variant.name))
-                if chosen is not None:
-                    plan.append((COMPARE, chosen, config["seeds"]))
-            for stage, point, seeds in plan:
+            on = ladder is not None and _selected(variant, ladder.variants)
+            plan = _plan(
+                variant, sections, config["seeds"], tuning, ladder if on else None, choice, name
+            )
+            for stage, rung, point, seeds, label in plan:
                 at = copy.deepcopy(sections)
-                for key, value in point.items():
+                for key, value in (rung | point).items():
                     set_dotted(at, key, value)
                 for seed in seeds:
                     try:
@@ -172,15 +177,16 @@ def expand_study(
                     except SpecError as e:
                         problems = e.errors
                     if problems:
-                        if point:
-                            where_point = f"{where} at tune point {describe_overrides(point)}"
-                            problems = [f"{where_point}: {p}" for p in problems]
-                        if variant.group == "base":
+                        plain = variant.group == "base" and not (rung or point)
+                        if plain:
                             base_problems.update(problems)
+                        here = where  # named with its rung and grid point
+                        if rung:
+                            here += f" at scaling rung {describe_overrides(rung)}"
+                        if point:
+                            here += f" at tune point {describe_overrides(point)}"
                         errors.extend(
-                            p if point else f"{where}: {p}"
-                            for p in problems
-                            if variant.group == "base" or p not in base_problems
+                            f"{here}: {p}" for p in problems if plain or p not in base_problems
                         )
                         break
                     if ex.device_in_identity:  # opt-in: one run per device (see execution.py)
@@ -188,14 +194,16 @@ def expand_study(
                     runs.append(
                         Run(
                             spec_hash(spec),
-                            variant.name,
+                            label,
                             seed,
                             task_name or spec.data.task,
-                            variant.group,
-                            variant.overrides,
+                            "ladder" if rung else variant.group,
+                            variant.overrides | rung,
                             spec,
                             stage,
                             dict(point),
+                            variant.name if on and (rung or stage == COMPARE) else "",
+                            bool(rung),
                         )
                     )
     try:
@@ -207,29 +215,36 @@ def expand_study(
     return runs
 
 
-def comparison_candidates(config: dict) -> list[list[Run]]:
-    """Before a tuned study's choice: each comparison run of a tuned variant as the runs it
-    could be, one per grid point (for the estimate, which prices it at the costliest)."""
-    tuning = tuning_of(config)
-    if tuning is None:
-        return []
-    by_point = []
-    for point in tuning.points():
-        choice = _every_variant_at(config, point)
-        by_point.append(
-            [r for r in expand_study(config, choice=choice) if r.tuned and r.stage == COMPARE]
-        )
-    return [list(candidates) for candidates in zip(*by_point, strict=True)]
+def _plan(variant, sections, seeds, tuning, ladder, choice, name) -> list[tuple]:
+    """What one (task, variant) trains: (stage, rung point, tune point, seeds, run name)
+    entries. A tuned variant: its tuning runs, then (once chosen) its comparison runs; an
+    untuned one: its comparison runs. On a ladder, each other rung likewise: tuned itself,
+    at the variant's chosen point (``transfer``), or as configured (an untuned variant)."""
+    tuned = tuning is not None and _selected(variant, tuning.variants)
+
+    def stages(rung: dict, label: str, transfer: bool) -> list[tuple]:
+        if not tuned:
+            return [(COMPARE, rung, {}, seeds, label)]
+        chosen = (choice or {}).get((name, variant.name if transfer else label))
+        tune = [] if transfer else [(TUNE, rung, p, tuning.seeds, label) for p in tuning.points()]
+        return tune + ([] if chosen is None else [(COMPARE, rung, chosen, seeds, label)])
+
+    plan = stages({}, variant.name, False)
+    if ladder is not None:  # its ladder's other rungs (the rung at its own value: its runs)
+        own = _resolved(sections)
+        for rung in ladder.rungs():
+            if own is None or all(get_dotted(own, k) == v for k, v in rung.items()):
+                continue
+            plan += stages(rung, rung_name(variant.name, rung), ladder.transfer)
+    return plan
 
 
-def _every_variant_at(config: dict, point: dict) -> dict:
-    """A choice of ``point`` for every (task, variant) (tuned or not: only the tuned read it)."""
-    names = [v.name for v in variants(config)]
-    tasks = [
-        t or (config.get("base") or {}).get("data", {}).get("task", DataConfig().task)
-        for t in (config.get("tasks") or {None: {}})
-    ]
-    return {(task, name): point for task in tasks for name in names}
+def _resolved(sections: dict) -> RunSpec | None:
+    """The spec of these sections (seed 0), None if invalid (the seeds' loop reports why)."""
+    try:
+        return resolve_spec(sections, 0)
+    except SpecError:
+        return None
 
 
 def _message(errors: list[str]) -> str:

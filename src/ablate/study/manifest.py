@@ -38,6 +38,8 @@ def manifest(config: dict, runs: list) -> dict:
                 "overrides": describe_overrides(r.overrides),
                 "stage": r.stage,
                 "tuned": describe_overrides(r.tuned),
+                "ladder": r.ladder,
+                "rung": r.rung,
                 "spec": r.spec.to_dict(),
             }
             for r in runs

@@ -40,14 +40,25 @@ class StepResult:
 
 
 def make_optimizer(model: torch.nn.Module, t) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices only (not on gains and biases), as in nanoGPT."""
+    """AdamW; weight decay on matrices only (not on gains and biases), as in nanoGPT.
+
+    Each group's ``lr_mult`` multiplies the schedule's lr (Stepper): 1 everywhere under SP;
+    under muP 1 / width_mult for the hidden matrices (Yang et al. 2022, Adam), so their
+    updates change a wider model's activations by as much as the base model's."""
     params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
+    hidden = {id(p) for p in model.hidden_matrices()}
+    decay = [p for p in params if p.dim() >= 2 and id(p) not in hidden]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [
-        {"params": decay, "weight_decay": t.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+        {
+            "params": [p for p in params if id(p) in hidden],
+            "weight_decay": t.weight_decay,
+            "lr_mult": 1.0 / model.width_mult,
+        },
+        {"params": decay, "weight_decay": t.weight_decay, "lr_mult": 1.0},
+        {"params": no_decay, "weight_decay": 0.0, "lr_mult": 1.0},
     ]
+    groups = [g for g in groups if g["params"]]
     return torch.optim.AdamW(groups, lr=t.lr, betas=(t.beta1, t.beta2), foreach=True)
 
 
@@ -65,7 +76,7 @@ class Stepper:
     def __call__(self, step: int) -> StepResult:
         lr = lr_at(step, self.t)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_mult"]
         batch = self.task.train_batch(self.data_seed, step, self.t.batch_size)
         x, y, mask = (v.to(self.device, non_blocking=True) for v in batch)
         with self.autocast():
