@@ -267,3 +267,13 @@ def test_task_findings_put_the_best_and_its_ties_first():
     assert out[1].startswith("pos=rope lowers val loss by 0.30 [0.28, 0.32] nats")
     assert out[2] == "Every run finished with status ok."
     assert len(out) == 3
+
+
+def test_an_interval_shows_each_ends_first_digit_so_zero_is_never_hidden():
+    from ablate.report.difference_findings import interval
+
+    assert interval(0.30, 0.29, 0.31) == "0.30 [0.29, 0.31]"  # the width sets 2 decimals
+    # an end near 0 keeps its digit: this interval excludes 0, and reads so
+    assert interval(0.0196, 0.0014, 0.0376) == "0.020 [0.001, 0.038]"
+    assert interval(-0.2, -0.31, -0.0002) == "-0.2000 [-0.3100, -0.0002]"  # at most 4
+    assert interval(0.5, float("nan"), float("nan")) == "0.50 (no interval)"

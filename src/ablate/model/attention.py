@@ -78,6 +78,7 @@ class CausalSelfAttention(nn.Module):
         # SP's at the base width
         width_mult = PARAMETRIZATION[cfg.parametrization].width_mult(cfg)
         self.score_div = math.sqrt(self.head_dim) * math.sqrt(width_mult)
+        self.softmax_one = cfg.softmax_one
 
     def heads(self, x: torch.Tensor, pos) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, T, C) -> q (B, H, T, d), k and v (B, H_kv, T, d), normalised and rotated."""
@@ -116,7 +117,7 @@ class MultiHeadAttention(CausalSelfAttention):
         # sizes, and the written-out softmax ~2x faster than it (bench/bench_axes.py): under
         # CPU autocast the explicit path is the fast one.
         cpu_bf16 = q.device.type == "cpu" and q.dtype == torch.bfloat16
-        if capture is None and not cpu_bf16:
+        if capture is None and not cpu_bf16 and not self.softmax_one:
             attn_mask = mask.sdpa
             if attn_mask is not None and attn_mask.is_floating_point():
                 attn_mask = attn_mask.to(q.dtype)  # bf16 under autocast
@@ -142,7 +143,12 @@ class MultiHeadAttention(CausalSelfAttention):
             capture["attn_logit_max"].append(logit_max.amax((0, 2, 3)))
         if mask.bias is not None:
             scores = scores + mask.bias.to(scores.dtype)
-        probs = scores.masked_fill(hidden, float("-inf")).softmax(dim=-1)
+        scores = scores.masked_fill(hidden, float("-inf"))
+        if self.softmax_one:  # a zero logit beside the keys: exp(s_j) / (1 + sum exp(s))
+            zero = scores.new_zeros(scores.shape[:-1] + (1,))
+            probs = torch.cat([scores, zero], dim=-1).softmax(dim=-1)[..., :-1]
+        else:
+            probs = scores.softmax(dim=-1)
         if capture is not None:
             capture["attn_probs"].append(probs.detach())
         return F.dropout(probs, dropout, self.training).to(v.dtype) @ v

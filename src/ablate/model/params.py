@@ -22,6 +22,7 @@ def block_params(cfg: ModelConfig) -> dict[str, int]:
     C, d = cfg.d_model, cfg.head_dim
     q_dim, kv_dim = cfg.n_head * d, ATTENTION[cfg.attention].kv_heads(cfg) * d
     attention = linear_params(cfg, C, q_dim + 2 * kv_dim) + linear_params(cfg, q_dim, C)
+    attention += ATTENTION[cfg.attention].params(cfg)
     if cfg.qk_norm:
         attention += 2 * d  # RMSNorm gains over head_dim for q and for k
     ffn = FFN[cfg.ffn]

@@ -4,10 +4,11 @@ A position module may act at three places, and does nothing (returns None / its 
 where it has nothing to say, so every scheme composes with every attention mechanism:
 
     embed(T)      (T, C) added to the token embeddings        learned, sinusoidal
-    rotate(q, k)  q, k rotated by position before the scores  rope
-    bias(T)       (H, T, T) added to the attention scores      alibi
+    rotate(q, k)  q, k rotated by position before the scores  rope, xpos
+    bias(T)       (H, T, T) added to the attention scores      alibi, t5, fire
 
-One instance is shared by all layers (no scheme here has per-layer parameters). What the
+One instance is shared by all layers (no scheme here has per-layer parameters). Its
+parameters start N(0, init_std) unless it has ``init_parameters(std, generator)``. What the
 rest of the lab needs to know about a scheme (its parameters, the longest sequence it takes,
 its constraints) is in its registry entry, ``ablate.spec.registry.POSITION``.
 """
@@ -135,3 +136,101 @@ class ALiBiPosition(NoPosition):
         pos = torch.arange(T, device=self.slopes.device)
         distance = (pos[:, None] - pos[None, :]).float()  # i - j, > 0 for past keys
         return -self.slopes[:, None, None] * distance  # (H, T, T)
+
+
+class T5Position(NoPosition):
+    """T5's relative bias (Raffel et al. 2020): a learned scalar per head and distance
+    bucket, added to the scores. Causal, so the distance i - j >= 0: distances below
+    BUCKETS/2 get a bucket each, longer ones share log-spaced buckets up to MAX_DISTANCE,
+    and everything beyond falls in the last bucket, so any length works. One table is
+    shared by all layers, as in T5."""
+
+    BUCKETS, MAX_DISTANCE = 32, 128
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.table = nn.Parameter(torch.zeros(self.BUCKETS, cfg.n_head))
+
+    @classmethod
+    def bucket(cls, distance: torch.Tensor) -> torch.Tensor:
+        exact = cls.BUCKETS // 2
+        far = distance.clamp_min(1).float()
+        log_bucket = (
+            exact
+            + (
+                torch.log(far / exact) / math.log(cls.MAX_DISTANCE / exact) * (cls.BUCKETS - exact)
+            ).long()
+        )
+        return torch.where(distance < exact, distance, log_bucket.clamp_max(cls.BUCKETS - 1))
+
+    def bias(self, T: int) -> torch.Tensor:
+        pos = torch.arange(T, device=self.table.device)
+        distance = (pos[:, None] - pos[None, :]).clamp_min(0)  # future keys are masked anyway
+        return self.table[self.bucket(distance)].permute(2, 0, 1)  # (H, T, T)
+
+
+class XPosPosition(RotaryPosition):
+    """xPos (Sun et al. 2022, "A Length-Extrapolatable Transformer"): RoPE whose channel
+    pair i also scales q by zeta_i^(n/B) and k by zeta_i^(-m/B), so the score of query n and
+    key m decays as zeta_i^((n-m)/B) with distance, zeta_i = (i/(d/2) + GAMMA) / (1 + GAMMA).
+    Positions are centred on T/2 before scaling (the offset cancels in q.k) to keep the
+    factors near 1; GAMMA and the scale base B are the paper's 0.4 and 512."""
+
+    GAMMA, SCALE_BASE = 0.4, 512.0
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        half = cfg.head_dim // 2
+        zeta = (torch.arange(half, dtype=torch.float32) / half + self.GAMMA) / (1 + self.GAMMA)
+        self.register_buffer("zeta", torch.cat([zeta, zeta]), persistent=False)
+
+    def rotate(self, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        T = q.shape[-2]
+        cos, sin = self.cos_sin(T)
+        pos = torch.arange(T, dtype=torch.float32, device=self.zeta.device) - T // 2
+        scale = self.zeta ** (pos[:, None] / self.SCALE_BASE)  # (T, d)
+        q = _rotate(q, cos, sin) * scale.to(q.dtype)
+        k = _rotate(k, cos, sin) / scale.to(k.dtype)
+        return q, k
+
+
+class FirePosition(NoPosition):
+    """FIRE (Li et al. 2023, "Functional Interpolation for Relative Positions Improves Long
+    Context Transformers"): a learned function of the normalised distance as score bias,
+
+        b_h(i, j) = f(psi(i - j) / psi(max(L, i)))_h,   psi(x) = log(c x + 1)
+
+    f an MLP 1 -> HIDDEN -> n_head (ReLU), c > 0 and the threshold L learned. Dividing by
+    psi(i) maps every query's distances into [0, 1], so a longer sequence reuses the range
+    the model was trained on. One module for all layers; c starts at 1 and L at the
+    model's context (kept positive through softplus)."""
+
+    HIDDEN = 32
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        self.mlp = nn.Sequential(
+            nn.Linear(1, self.HIDDEN), nn.ReLU(), nn.Linear(self.HIDDEN, cfg.n_head)
+        )
+        self.raw_c = nn.Parameter(torch.zeros(()))
+        self.raw_L = nn.Parameter(torch.zeros(()))
+        self.context = cfg.context
+
+    def init_parameters(self, std: float, generator: torch.Generator | None) -> None:
+        for layer in (self.mlp[0], self.mlp[2]):
+            nn.init.normal_(layer.weight, 0.0, std, generator=generator)
+            nn.init.zeros_(layer.bias)
+        with torch.no_grad():  # softplus^-1: c = 1, L = context
+            self.raw_c.fill_(math.log(math.expm1(1.0)))
+            self.raw_L.fill_(self.context + math.log(-math.expm1(-self.context)))
+
+    def bias(self, T: int) -> torch.Tensor:
+        c, L = nn.functional.softplus(self.raw_c), nn.functional.softplus(self.raw_L)
+        pos = torch.arange(T, dtype=torch.float32, device=self.raw_c.device)
+        distance = (pos[:, None] - pos[None, :]).clamp_min(0)
+
+        def psi(x):
+            return torch.log1p(c * x)
+
+        normalised = psi(distance) / psi(torch.maximum(L, pos))[:, None]  # (T, T) in [0, 1]
+        return self.mlp(normalised[..., None]).permute(2, 0, 1)  # (H, T, T)

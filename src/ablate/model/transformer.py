@@ -65,8 +65,12 @@ class Transformer(nn.Module):
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
                 nn.init.normal_(module.weight, 0.0, std, generator=generator)
-        for p in self.pos.parameters():
-            nn.init.normal_(p, 0.0, std, generator=generator)
+        if not hasattr(self.pos, "init_parameters"):
+            for p in self.pos.parameters():
+                nn.init.normal_(p, 0.0, std, generator=generator)
+        for module in self.modules():  # a module that knows its own start sets it last
+            if hasattr(module, "init_parameters"):
+                module.init_parameters(std, generator)
         # norm gains start at 1 and biases at 0 from their constructors
 
     def supports_length(self, T: int) -> bool:

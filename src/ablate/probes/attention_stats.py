@@ -1,13 +1,23 @@
-"""Attention statistics on the probe batch: entropy (collapse) and logit growth.
+"""Attention statistics on the probe batch: entropy (collapse), logit growth, attention
+sinks and massive activations.
 
 Normalised entropy of a query row i: H(A_i) / log(k_i), where k_i is the number of keys
 row i may see (causal, and the window if any). Uniform attention over the visible keys
 gives 1, one-hot attention gives 0, whatever the position; rows with a single visible key
 carry no information and are left out (Zhai et al. 2023 average over queries, heads and
 examples; we keep heads apart).
+
+Attention sink (Xiao et al. 2023, "Efficient Streaming Language Models with Attention
+Sinks"): the mean attention mass a head puts on the first position, over examples and the
+queries after it (query 0 sees only itself). Massive activations (Sun et al. 2024,
+"Massive Activations in Large Language Models"): per layer, max |h| / median |h| over every
+entry of the residual stream after the layer; a few entries thousands of times the median
+are the signature they describe.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -21,6 +31,20 @@ def normalized_entropy(probs: torch.Tensor, visible: torch.Tensor) -> torch.Tens
     ent = -plogp.sum(-1)  # (B, H, T)
     norm = ent[..., rows] / n_keys[rows].log()
     return norm.mean(dim=(0, 2))
+
+
+def sink_mass(probs: torch.Tensor) -> torch.Tensor:
+    """probs (B, H, T, T) -> (H,) mean weight on key 0 over examples and queries 1..T-1."""
+    if probs.shape[-2] < 2:
+        return torch.full(probs.shape[1:2], float("nan"))
+    return probs[:, :, 1:, 0].float().mean(dim=(0, 2))
+
+
+def massive_ratio(resid: torch.Tensor) -> float:
+    """resid (B, T, C) -> max |h| / median |h| over all its entries."""
+    a = resid.detach().float().abs().flatten()
+    median = float(a.median())
+    return float(a.max()) / median if median > 0 else math.inf
 
 
 def attention_rows(capture: dict, step: int) -> list[dict]:

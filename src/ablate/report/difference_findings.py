@@ -27,10 +27,13 @@ WORDS = {"val_loss": "val loss", "val_acc": "val accuracy"}
 
 
 def decimals(lo: float, hi: float) -> int:
+    """Enough to show the interval's width, and each end's first digit (an end near 0 must
+    not print as 0.00: whether an interval holds 0 is what a reader looks for); 2 to 4."""
     width = abs(hi - lo)
     if not math.isfinite(width) or width == 0:
         return 2
-    return min(4, max(2, -math.floor(math.log10(width))))
+    ends = [-math.floor(math.log10(abs(x))) for x in (lo, hi) if x != 0]
+    return min(4, max(2, -math.floor(math.log10(width)), *ends))
 
 
 def interval(value: float, lo: float, hi: float) -> str:

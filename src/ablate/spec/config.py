@@ -41,6 +41,9 @@ class ModelConfig:
     n_kv_head: int | None = key(None, ge=1)
     qk_norm: bool = False  # normalise q and k per head (Wortsman et al. 2023)
     window: int | None = key(None, ge=1)  # sliding-window attention: keys within `window` back
+    # softmax with an extra zero logit ("off by one": a zero key and value every query sees),
+    # so a head may attend to nothing; softmax mechanisms only
+    softmax_one: bool = False
     # positions
     pos: str = "learned"  # registry.POSITION
     rope_base: float = key(10000.0, gt=0)

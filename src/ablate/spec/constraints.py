@@ -34,6 +34,11 @@ def check_model_config(cfg: ModelConfig) -> list[str]:
             f"model.attention={cfg.attention} with model.pos={cfg.pos}: {cfg.attention} "
             f"attention has no score matrix to add the {cfg.pos} bias to"
         )
+    if cfg.softmax_one and not attention.softmax:
+        errors.append(
+            f"model.softmax_one=True with model.attention={cfg.attention}: its weights are no "
+            "softmax to add a zero logit to"
+        )
     if cfg.window is not None and not attention.score_matrix:
         errors.append(
             f"model.attention={cfg.attention} with model.window={cfg.window}: "

@@ -80,6 +80,8 @@ class Attention:
     # n_ctx of the FLOPs formula (params.flops_per_token): keys each query's q.k and the
     # weighted sum of v are computed over, per channel
     n_ctx: Callable[[ModelConfig, int], int] = keys_in_window
+    params: Callable[[ModelConfig], int] = no_params  # beyond the shared projections
+    softmax: bool = True  # weights are a softmax over keys: model.softmax_one applies
     check: Check = no_errors
 
 
@@ -142,6 +144,13 @@ class Parametrization:
 
 
 # ---------------------------------------------------------------- what some variants need
+
+
+def even_heads(cfg: ModelConfig) -> list[str]:
+    """Differential attention takes its heads in pairs."""
+    if cfg.n_head % 2:
+        return [f"model.attention={cfg.attention} pairs heads: model.n_head={cfg.n_head} is odd"]
+    return []
 
 
 def mup_errors(cfg: ModelConfig) -> list[str]:

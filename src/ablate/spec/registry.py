@@ -27,6 +27,7 @@ from ablate.spec.model_traits import (
     Placement,
     Position,
     even_head_size,
+    even_heads,
     given_kv_heads,
     gqa_errors,
     mup_errors,
@@ -69,6 +70,15 @@ ATTENTION = {
         "ablate.model.linear_attention:LinearAttention",
         score_matrix=False,
         n_ctx=lambda cfg, seq_len: cfg.head_dim,
+        softmax=False,
+    ),
+    "sigmoid": Attention("ablate.model.attention_variants:SigmoidAttention", softmax=False),
+    # four lambda vectors of head_dim and the pairs' RMSNorm gain (2 head_dim)
+    "differential": Attention(
+        "ablate.model.attention_variants:DifferentialAttention",
+        params=lambda cfg: 6 * cfg.head_dim,
+        softmax=False,
+        check=even_heads,
     ),
 }
 
@@ -82,6 +92,15 @@ POSITION = {
     "sinusoidal": Position("ablate.model.position:SinusoidalPosition"),
     "rope": Position("ablate.model.position:RotaryPosition", check=even_head_size),
     "alibi": Position("ablate.model.position:ALiBiPosition", score_bias=True),
+    "t5": Position(
+        "ablate.model.position:T5Position", params=lambda cfg: 32 * cfg.n_head, score_bias=True
+    ),
+    "xpos": Position("ablate.model.position:XPosPosition", check=even_head_size),
+    "fire": Position(
+        "ablate.model.position:FirePosition",
+        params=lambda cfg: (1 * 32 + 32) + (32 * cfg.n_head + cfg.n_head) + 2,
+        score_bias=True,
+    ),
     "none": Position("ablate.model.position:NoPosition"),
 }
 

@@ -70,7 +70,12 @@ def coordcheck_chart(table):
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("width:Q", scale=alt.Scale(type="log", base=2), title="width (d_model)"),
+            x=alt.X(
+                "width:Q",
+                scale=alt.Scale(type="log", base=2),
+                axis=alt.Axis(values=sorted(table["width"].unique().tolist())),
+                title="width (d_model)",
+            ),
             y=alt.Y("mean_abs:Q", scale=alt.Scale(type="log"), title="mean |x|"),
             color=alt.Color("step:O", sort=[str(s) for s in steps], title="step"),
             tooltip=[
@@ -86,7 +91,7 @@ def coordcheck_chart(table):
     return line.facet(
         row=alt.Row("site:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
         column=alt.Column("parametrization:N", title=None),
-    ).resolve_scale(y="independent")
+    )  # one y scale: a row's SP and muP panels compare at a glance
 
 
 def write_coordcheck_chart(table, out: Path) -> Path:
@@ -94,5 +99,5 @@ def write_coordcheck_chart(table, out: Path) -> Path:
         title="Coordinate check: activation size against width (flat = width-independent)"
     )
     path = Path(out) / "coordcheck.html"
-    chart.save(str(path))
+    chart.save(str(path), inline=True)  # self-contained: no network needed to view it
     return path
