@@ -172,7 +172,7 @@ def length_sentences(length: pd.DataFrame, reference: str) -> list[str]:
     if length.empty or length["multiple"].max() <= 1:
         return []
     longest = length["multiple"].max()
-    variants = length["variant"].nunique()
+    every = set(length["variant"])
     length = length[np.isfinite(length["loss_mean"].astype(float))]
     if length.empty:
         return []
@@ -187,11 +187,15 @@ def length_sentences(length: pd.DataFrame, reference: str) -> list[str]:
         parts.append(f"{reference}'s val loss is {losses} the training length")
     if not far.empty:
         best = far.sort_values(["loss_mean", "variant"]).iloc[0]
-        skipped = variants - far["variant"].nunique()
-        missing = f"; {skipped} without a finite loss there are left out" if skipped else ""
+        absent = sorted(every - set(far["variant"]))
+        missing = (
+            f" (not evaluated there or without a finite loss: {', '.join(absent)})"
+            if absent
+            else ""
+        )
         parts.append(
-            f"lowest mean at {longest:g}× among the {far['variant'].nunique()} variants "
-            f"evaluated there{missing}: {best['variant']} "
+            f"the lowest mean val loss at {longest:g}×, among the {far['variant'].nunique()} "
+            f"variants evaluated there{missing}, is {best['variant']}'s "
             f"({interval(best['loss_mean'], best['loss_ci_lo'], best['loss_ci_hi'])}; "
             "intervals of different variants are not a test of their difference)"
         )
