@@ -93,6 +93,17 @@ class CausalSelfAttention(nn.Module):
         q, k = pos.rotate(q, k)
         return q, k, v
 
+    def scores(self, q, k, mask: AttentionMask, capture: dict | None) -> torch.Tensor:
+        """q.k / score_div plus the position's bias, (B, H, T, T), hidden keys not yet
+        masked; records each head's max logit (before the bias) if asked."""
+        scores = (q @ k.transpose(-2, -1)) / self.score_div
+        if capture is not None:
+            logit_max = scores.detach().float().masked_fill(~mask.visible, float("-inf"))
+            capture["attn_logit_max"].append(logit_max.amax((0, 2, 3)))
+        if mask.bias is not None:
+            scores = scores + mask.bias.to(scores.dtype)
+        return scores
+
     def merge(self, y: torch.Tensor) -> torch.Tensor:
         """y (B, H, T, d) -> (B, T, C) through the output projection."""
         B, H, T, d = y.shape
@@ -136,14 +147,7 @@ class MultiHeadAttention(CausalSelfAttention):
 
     def explicit(self, q, k, v, mask: AttentionMask, dropout: float, capture: dict | None):
         """The same attention written out; records probabilities and max logits if asked."""
-        scores = (q @ k.transpose(-2, -1)) / self.score_div  # (B, H, T, T)
-        hidden = ~mask.visible
-        if capture is not None:
-            logit_max = scores.detach().float().masked_fill(hidden, float("-inf"))
-            capture["attn_logit_max"].append(logit_max.amax((0, 2, 3)))
-        if mask.bias is not None:
-            scores = scores + mask.bias.to(scores.dtype)
-        scores = scores.masked_fill(hidden, float("-inf"))
+        scores = self.scores(q, k, mask, capture).masked_fill(~mask.visible, float("-inf"))
         if self.softmax_one:  # a zero logit beside the keys: exp(s_j) / (1 + sum exp(s))
             zero = scores.new_zeros(scores.shape[:-1] + (1,))
             probs = torch.cat([scores, zero], dim=-1).softmax(dim=-1)[..., :-1]

@@ -43,13 +43,8 @@ class SigmoidAttention(CausalSelfAttention):
         self, x: torch.Tensor, pos, mask: AttentionMask, capture: dict | None = None
     ) -> torch.Tensor:
         q, k, v = self.heads(x, pos)
-        scores = (q @ k.transpose(-2, -1)) / self.score_div  # (B, H, T, T)
+        scores = self.scores(q, k, mask, capture)  # (B, H, T, T)
         hidden = ~mask.visible
-        if capture is not None:
-            logit_max = scores.detach().float().masked_fill(hidden, float("-inf"))
-            capture["attn_logit_max"].append(logit_max.amax((0, 2, 3)))
-        if mask.bias is not None:
-            scores = scores + mask.bias.to(scores.dtype)
         weights = torch.sigmoid(scores - math.log(scores.shape[-1])).masked_fill(hidden, 0.0)
         if capture is not None:  # where each row's mass goes, as a distribution
             total = weights.sum(-1, keepdim=True).clamp_min(EPS)
@@ -81,14 +76,8 @@ class DifferentialAttention(CausalSelfAttention):
     ) -> torch.Tensor:
         q, k, v = self.heads(x, pos)  # (B, H, T, d), H even
         B, H, T, d = q.shape
-        scores = (q @ k.transpose(-2, -1)) / self.score_div  # (B, H, T, T): A1, A2 alternate
-        hidden = ~mask.visible
-        if capture is not None:
-            logit_max = scores.detach().float().masked_fill(hidden, float("-inf"))
-            capture["attn_logit_max"].append(logit_max.amax((0, 2, 3)))
-        if mask.bias is not None:
-            scores = scores + mask.bias.to(scores.dtype)
-        probs = scores.masked_fill(hidden, float("-inf")).softmax(dim=-1)
+        scores = self.scores(q, k, mask, capture)  # (B, H, T, T): A1, A2 alternate
+        probs = scores.masked_fill(~mask.visible, float("-inf")).softmax(dim=-1)
         if capture is not None:
             capture["attn_probs"].append(probs.detach())
         pairs = probs.view(B, H // 2, 2, T, T)
