@@ -11,8 +11,10 @@ Then, per (task, variant, x):
                data order and init seed on both ladders), a paired t-test, Holm-adjusted
                across the task's variants (per x), with the interval at the adjusted level;
   loss_at_largest  mean final val loss at the largest rung.
-A local power-law slope, not a law: a saturating law E + A x^-alpha is the scaling
-families' business (scaling.py), fitted only where it is identified.
+  law_*        the saturating law E + A x^-alpha over the rungs' mean losses
+               (scaling_fit.fit_scaling), its parameters only where that rule says it is
+               identified, its reason always.
+alpha is a local power-law slope over the measured sizes, not a law.
 """
 
 from __future__ import annotations
@@ -134,21 +136,20 @@ def _law(runs: pd.DataFrame, axis: str) -> dict:
     done = usable(runs, LOSS)
     by_rung = done.groupby(done[axis].astype(float))[LOSS].mean()
     by_rung = by_rung[(by_rung.index > 0) & (by_rung > 0)]
-    none = {"law": "", "law_identified": False, "law_E": np.nan, "law_A": np.nan}
     if len(by_rung) < 2:
-        return none | {"law_alpha": np.nan, "law_reason": "fewer than 2 rungs with a loss"}
-    fit = fit_scaling(by_rung.index.to_numpy(), by_rung.to_numpy())
-    params = {"law_E": fit.E, "law_A": fit.A, "law_alpha": fit.alpha} if fit.identified else {}
-    return (
-        none
-        | {"law_alpha": np.nan}
-        | params
-        | {
-            "law": fit.model,
-            "law_identified": bool(fit.identified),
-            "law_reason": fit.reason,
-        }
-    )
+        fit, reason = None, "fewer than 2 rungs with a loss"
+    else:
+        fit = fit_scaling(by_rung.index.to_numpy(), by_rung.to_numpy())
+        reason = fit.reason
+    identified = fit is not None and fit.identified
+    return {
+        "law": fit.model if fit is not None else "",
+        "law_identified": identified,
+        "law_E": fit.E if identified else np.nan,
+        "law_A": fit.A if identified else np.nan,
+        "law_alpha": fit.alpha if identified else np.nan,
+        "law_reason": reason,
+    }
 
 
 def _adjust(block: list[dict]) -> list[dict]:
