@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fake_probes import probe_tables
 
 from ablate.model.params import count_params
 from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec, resolve_spec, set_dotted, spec_hash
@@ -260,22 +261,7 @@ def run_tables(row: dict) -> dict[str, pd.DataFrame]:
         for layer in range(-1, layers)
         for module in (("embedding", "head") if layer < 0 else ("attention", "ffn"))
     ]
-    probe_every = row["train.probe_every"]
-    probe_steps = [0, *range(probe_every, done + 1, probe_every)]
-    probes = []
-    for s in probe_steps:
-        frac = s / max(done, 1)
-        for layer in range(layers):
-            for head in range(heads):
-                ent = 0.95 - frac * (0.95 - row["final_attn_entropy_min"]) * (head + 1) / heads
-                logit = 0.1 + frac * (row["final_attn_logit_max"] - 0.1) * (head + 1) / heads
-                probes += [
-                    {"step": s, "layer": layer, "head": head, "metric": m, "value": v}
-                    for m, v in (("attn_entropy", ent), ("attn_logit_max", logit))
-                ]
-            probes.append(
-                {"step": s, "layer": layer, "head": -1, "metric": "resid_rms", "value": 1.0 + frac}
-            )
+    probes, curvature = probe_tables(row, done)
     maps = []
     size = 8
     for layer in range(layers):
@@ -295,6 +281,7 @@ def run_tables(row: dict) -> dict[str, pd.DataFrame]:
         "steps": steps,
         "evals": pd.DataFrame(evals),
         "grads": pd.DataFrame(grads),
-        "probes": pd.DataFrame(probes),
+        "probes": probes,
         "attn_maps": pd.DataFrame(maps),
+        "curvature": curvature,
     }

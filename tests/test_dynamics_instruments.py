@@ -66,6 +66,22 @@ def test_sharpness_is_the_dense_hessians_top_eigenvalue(tiny):
     assert again == pytest.approx(eig.max(), rel=0.01)
 
 
+@pytest.mark.parametrize("precond", [None, [torch.tensor([1.0, 2.0, 0.5, 4.0])]])
+def test_sharpness_is_the_top_eigenvalue_where_a_negative_one_dominates(precond):
+    """A saddle (as at init): eigenvalues -5, -1, 0.5, 2 of a rotated quadratic form.
+    Power iteration alone would return -5; the shifted second run finds the top."""
+    gen = torch.Generator().manual_seed(4)
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=gen, dtype=torch.float64))
+    a = q @ torch.diag(torch.tensor([-5.0, -1.0, 0.5, 2.0], dtype=torch.float64)) @ q.T
+    theta = torch.nn.Parameter(torch.randn(4, generator=gen, dtype=torch.float64))
+    p = None if precond is None else [precond[0].double()]
+    want = np.linalg.eigvals((a / (1.0 if p is None else p[0][:, None])).numpy()).real.max()
+    estimate, _ = top_eigenvalue(
+        lambda: 0.5 * theta @ a @ theta, [theta], precond=p, iters=2000, tol=1e-10
+    )
+    assert estimate == pytest.approx(want, rel=0.01)
+
+
 def test_preconditioned_sharpness_is_the_top_eigenvalue_of_p_inverse_h(tiny):
     loss_fn, params, hessian, _ = tiny
     gen = torch.Generator().manual_seed(3)

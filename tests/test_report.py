@@ -22,8 +22,8 @@ from ablate.report.panels import MAX_PER_PANEL, colours, panels
 from ablate.report.write import write_report
 
 # charts of the fake study: shakespeare_char has all 10, induction has no LR sweep, no
-# scaling family and no factorial grid
-N_CHARTS = 10 + 7
+# scaling family and no factorial grid; each task adds its 5 training-dynamics charts
+N_CHARTS = 10 + 7 + 2 * 5
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",

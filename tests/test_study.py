@@ -159,6 +159,12 @@ def test_every_bound_is_enforced_by_the_schema_and_the_spec(section, cls, f):
         with pytest.raises(SpecError, match=rf"status\.{f.name}={bad!r} must be"):
             status_rules({f.name: bad})
         return
+    if section == "probes":  # study-wide: the top-level key, then the resolved spec
+        config = copy.deepcopy(CONFIG) | {"probes": {f.name: bad}}
+        assert f"probes.{f.name}={bad!r} must be" in "\n".join(schema_errors(config))
+        with pytest.raises(ConfigError, match=rf"probes\.{f.name}={bad!r} must be"):
+            expand_study(config, check_schema=False)
+        return
     config = copy.deepcopy(CONFIG)
     config["base"].setdefault(section, {})[f.name] = bad
     assert f"base.{section}.{f.name}={bad!r} must be" in "\n".join(schema_errors(config))

@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from ablate.data.ngram import KneserNey, window_log_probs
-from ablate.spec.config import ModelConfig, TrainConfig
+from ablate.spec.config import ModelConfig, ProbeConfig, TrainConfig
 from ablate.spec.registry import TASKS
 from ablate.spec.run_spec import NUMERICS_VERSION, RunSpec, canonical_json
 
@@ -71,7 +71,7 @@ def reference_spec(spec) -> dict:
     """The spec.yaml the references job reads: spec's data section and eval-set size, every
     other key its default, so the file is one and the same for every run of that key."""
     train = TrainConfig(batch_size=spec.train.batch_size, eval_batches=spec.train.eval_batches)
-    return RunSpec(ModelConfig(), train, spec.data, seed=0, data_seed=0).to_dict()
+    return RunSpec(ModelConfig(), train, spec.data, ProbeConfig(), seed=0, data_seed=0).to_dict()
 
 
 def task_references(spec, root: str = ".") -> list[dict]:

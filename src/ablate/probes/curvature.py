@@ -12,8 +12,9 @@ rising to 2/η and hovering there; Cohen et al. 2022 ("Adaptive Gradient Methods
 of Stability") find Adam's preconditioned sharpness at (2 + 2β₁)/((1 − β₁)η), so both
 thresholds are drawn beside the measurements.
 
-Power iteration converges to the eigenvalue of largest magnitude; near a minimum that is
-the top one (the test checks it against the dense Hessian). Each call takes at most
+Power iteration converges to the eigenvalue of largest magnitude; where that is negative
+(near init, or a saddle) a second, shifted run finds the top one (the tests check both
+against the dense Hessian). Each call takes at most
 ``iters`` products and stops once the estimate changes by less than ``tol`` (relative);
 ``v0``, the previous probe's vector, warm-starts it. The start vector's random draw comes
 from its own generator, so measuring never moves torch's RNG (the run's trajectory).
@@ -54,17 +55,42 @@ def top_eigenvalue(
     seed: int = 0,
 ) -> tuple[float, list[torch.Tensor]]:
     """(λ_max of H, or of P⁻¹H with P = ``precond`` (diagonal, one tensor per parameter),
-    the eigenvector estimate to warm-start the next call)."""
+    the eigenvector estimate to warm-start the next call).
+
+    Power iteration finds the eigenvalue of largest magnitude. Where that is negative (at
+    init, or on a saddle), a second run on the shifted operator A − σI, σ the negative one,
+    finds λ_max − σ: every eigenvalue of A − σI is ≥ 0 then, and the largest is the top."""
     if v0 is None:
         gen = torch.Generator().manual_seed(seed)
         v0 = [torch.randn(p.shape, generator=gen).to(p) for p in params]
     scale = None if precond is None else [d.rsqrt() for d in precond]  # P^-1/2
+
+    def operator(v):  # P^-1/2 H P^-1/2 v (similar to P⁻¹H), or H v
+        u = v if scale is None else [a * s for a, s in zip(v, scale, strict=True)]
+        hu = hvp(loss_fn, params, u)
+        return hu if scale is None else [a * s for a, s in zip(hu, scale, strict=True)]
+
+    estimate, v = _power(operator, v0, iters, tol)
+    if estimate < 0:
+        sigma = estimate
+        shifted, v = _power(
+            lambda u: [a - sigma * b for a, b in zip(operator(u), u, strict=True)],
+            [
+                torch.randn(p.shape, generator=torch.Generator().manual_seed(seed + 1)).to(p)
+                for p in params
+            ],
+            iters,
+            tol,
+        )
+        estimate = shifted + sigma
+    return estimate, v
+
+
+def _power(operator, v0, iters: int, tol: float) -> tuple[float, list[torch.Tensor]]:
     v = _normalise(v0)
     estimate = math.nan
     for _ in range(iters):
-        u = v if scale is None else [a * s for a, s in zip(v, scale, strict=True)]
-        hu = hvp(loss_fn, params, u)
-        w = hu if scale is None else [a * s for a, s in zip(hu, scale, strict=True)]
+        w = operator(v)
         new = sum(float((a * b).sum()) for a, b in zip(v, w, strict=True))  # Rayleigh
         v = _normalise(w)
         if math.isfinite(estimate) and abs(new - estimate) <= tol * abs(new):
@@ -74,18 +100,20 @@ def top_eigenvalue(
 
 
 def adam_preconditioner(optimizer: torch.optim.Optimizer, params: list[torch.Tensor]):
-    """P = √v̂ + ε per parameter from an Adam(W) optimizer's state (v̂: the bias-corrected
-    second moment); None before its first step."""
+    """P = (√v̂ + ε) / m per parameter from an Adam(W) optimizer's state (v̂: the bias-corrected
+    second moment; m: the group's ``lr_mult``, 1 unless muP scales the group's lr, so that
+    every parameter's update is η P⁻¹ m̂ with the one η the thresholds use); None before
+    the first step."""
     out = []
     for group in optimizer.param_groups:
-        beta2, eps = group["betas"][1], group["eps"]
+        beta2, eps, mult = group["betas"][1], group["eps"], group.get("lr_mult", 1.0)
         for p in group["params"]:
             state = optimizer.state.get(p, {})
             if "exp_avg_sq" not in state:
                 return None
             step = float(state["step"])
             v_hat = state["exp_avg_sq"] / (1 - beta2**step)
-            out.append((p, v_hat.sqrt() + eps))
+            out.append((p, (v_hat.sqrt() + eps) / mult))
     by_param = {id(p): d for p, d in out}
     return [by_param[id(p)] for p in params]
 

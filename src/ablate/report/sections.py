@@ -1,5 +1,6 @@
 """One task's part of the report: findings first, then one section per view of the data;
-here the views of training (curves, gradients, attention), in study_sections.py the views
+here the views of training (curves, gradients, attention; dynamics_section.py the
+instruments), in study_sections.py the views
 across variants (length, effects, learning rate, scaling).
 
 Each section is a title and a list of blocks (note, figure, table, leaderboard) that the
@@ -15,6 +16,7 @@ from ablate.analysis.ranking import MARK
 from ablate.report import chart_data
 from ablate.report.charts_curves import curve_chart
 from ablate.report.charts_heat import attention_map_chart, entropy_heatmap, grad_heatmap
+from ablate.report.dynamics_section import dynamics_section
 from ablate.report.findings import task_findings
 from ablate.report.leaderboard import HEADERS, leaderboard_rows
 from ablate.report.page import Page, note
@@ -54,6 +56,7 @@ def task_view(page: Page, task: str, t: dict[str, pd.DataFrame], reference: str)
             {"title": "Loss curves", "blocks": curves(ctx)},
             {"title": "Gradient norms", "blocks": gradients(ctx)},
             {"title": "Attention", "blocks": attention(ctx)},
+            {"title": "Training dynamics", "blocks": dynamics_section(ctx)},
             {"title": "Length generalisation", "blocks": length_section(ctx)},
             {"title": "Which choices matter", "blocks": effects_section(ctx)},
             {"title": "Tuning", "blocks": tuning_section(ctx)},

@@ -128,4 +128,23 @@ class StatusRules:
     spike_floor: float = key(0.3, ge=0)  # a loss spike must also rise this many nats
 
 
-SECTIONS = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Which training-dynamics instruments run at each probe step: the study's ``probes:``
+    key, the same for every run of a study. Part of a run's identity (an instrument adds
+    tables), but none changes the run's trajectory: its losses are the same bits with every
+    instrument on or off (train/instruments.py says how)."""
+
+    sinks: bool = True  # attention sink mass per head and massive activations per layer
+    noise_scale: bool = True  # the gradient noise scale B_simple (McCandlish et al. 2018)
+    noise_micro_batches: int = key(4, ge=2)  # the batch's gradient vs its micro-batches'
+    # sharpness: the loss Hessian's top eigenvalue, plain and Adam-preconditioned, by power
+    # iteration on Hessian-vector products; off by default (each product costs ~3 steps)
+    sharpness: bool = False
+    sharpness_iters: int = key(20, ge=1)  # at most this many products per probe
+    sharpness_batch: int = key(8, ge=1)  # sequences of the next training batch it uses
+
+
+SECTIONS = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig, "probes": ProbeConfig}
+# the sections a study's base, tasks and variants may set; probes is study-wide
+VARIANT_SECTIONS = ("model", "train", "data")

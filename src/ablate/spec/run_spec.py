@@ -1,14 +1,14 @@
 """A run spec: the fully resolved, typed description of one training run (``RunSpec``).
 
     RunSpec(model=ModelConfig(...), train=TrainConfig(...), data=DataConfig(...),
-            seed=0, data_seed=0)
+            probes=ProbeConfig(...), seed=0, data_seed=0)
 
 It travels typed from expansion (study.py) to training (train/loop.py) and, as flat
 ``model.*`` / ``train.*`` / ``data.*`` columns of runs.parquet (tables.SPEC_COLUMNS), to
 analysis. Its plain-data form ``to_dict()`` is what spec.yaml holds and what is hashed:
 
     {"model": {...every ModelConfig field...}, "train": {...}, "data": {...},
-     "seed": 0, "data_seed": 0}
+     "probes": {...}, "seed": 0, "data_seed": 0}
 
 Resolution fills every default, so two configs that mean the same run produce the same
 spec and therefore the same hash: the hash names the run's directory, which is how an
@@ -22,7 +22,14 @@ import hashlib
 import json
 from typing import Any
 
-from ablate.spec.config import SECTIONS, DataConfig, ModelConfig, StatusRules, TrainConfig
+from ablate.spec.config import (
+    SECTIONS,
+    DataConfig,
+    ModelConfig,
+    ProbeConfig,
+    StatusRules,
+    TrainConfig,
+)
 from ablate.spec.constraints import check_data_config, check_model_config
 from ablate.spec.task_lengths import train_seq_len
 from ablate.spec.validation import config_errors, field_types, section_errors
@@ -103,7 +110,7 @@ def spec_errors(spec: RunSpec) -> list[str]:
             f"train.warmup_steps={train.warmup_steps} must be at most train.steps={train.steps}"
         )
     model_errors, data_errors = check_model_config(model), check_data_config(data)
-    errors = train_errors + model_errors + data_errors
+    errors = train_errors + model_errors + data_errors + _probe_errors(spec)
     if model_errors or data_errors:  # the rules below assume valid model and data values
         return errors
     if model.vocab_size != 0:
@@ -114,6 +121,24 @@ def spec_errors(spec: RunSpec) -> list[str]:
         errors.append(
             f"{what} ({train_len}, data.task={data.task!r}) is longer than "
             f"model.context={model.context}"
+        )
+    return errors
+
+
+def _probe_errors(spec: RunSpec) -> list[str]:
+    """The instruments take their batches from the training batch (train/instruments.py)."""
+    p, batch = spec.probes, spec.train.batch_size
+    errors = config_errors("probes", p)
+    if errors:
+        return errors
+    if p.noise_scale and p.noise_micro_batches > batch:
+        errors.append(
+            f"probes.noise_micro_batches={p.noise_micro_batches} must be at most "
+            f"train.batch_size={batch} (each micro-batch holds at least one sequence)"
+        )
+    if p.sharpness and p.sharpness_batch > batch:
+        errors.append(
+            f"probes.sharpness_batch={p.sharpness_batch} must be at most train.batch_size={batch}"
         )
     return errors
 
@@ -132,6 +157,7 @@ class RunSpec:
     model: ModelConfig
     train: TrainConfig
     data: DataConfig
+    probes: ProbeConfig
     seed: int
     data_seed: int
     # only with the study key device_in_identity (execution.py): the run trains only there

@@ -1,6 +1,7 @@
 """The results store: what a run directory and a study directory hold, and how it is written.
 
     tables.py      every table, column and unit the lab writes (the one place that names them)
+    spec_columns.py  the run spec as flat, typed columns of runs.parquet
     atomic.py      writing files atomically, with the user's permissions
     workflow_files.py  the spec files and manifest the workflow writes while it parses
     integrity.py   is a run directory intact? (checked before it is collected)

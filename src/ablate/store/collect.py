@@ -30,12 +30,12 @@ from ablate.spec.stages import COMPARE
 from ablate.spec.task_lengths import train_seq_len
 from ablate.store.atomic import write_arrow, write_json, write_parquet
 from ablate.store.integrity import RunDirError, verify_run_dir
+from ablate.store.spec_columns import spec_column_types
 from ablate.store.tables import (
     JUDGED,
     STUDY_KEYS,
     SUMMARY,
     TABLES,
-    spec_column_types,
     study_columns,
 )
 
@@ -122,7 +122,7 @@ def runs_table(rows: list[dict]) -> pa.Table:
 
 
 def _arrow_type(kind: str) -> pa.DataType:
-    """'int64', 'double', 'bool', 'string' or 'list<int64>' (tables.PARQUET_TYPES)."""
+    """'int64', 'double', 'bool', 'string' or 'list<int64>' (spec_columns.PARQUET_TYPES)."""
     if kind.startswith("list<"):
         return pa.list_(_arrow_type(kind[len("list<") : -1]))
     return pa.type_for_alias(kind)

@@ -10,12 +10,8 @@ All tables are long format: one row per observation. Pure Python, no torch, no p
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-
 from ablate.probes.status import STATUSES, statuses_where
-from ablate.spec.config import SECTIONS
+from ablate.store.spec_columns import spec_descriptions
 
 # Columns every study-level table gets in front of the per-run columns.
 STUDY_KEYS = {
@@ -64,9 +60,31 @@ TABLES: dict[str, dict[str, str]] = {
             "(max pre-softmax q.k/sqrt(d_h)) | resid_rms (RMS of "
             "the residual stream after the block) | update_ratio (||dW|| / ||W|| of the "
             "block's parameters since the previous probe, per step) | out_logit_max "
-            "(max |output logit|) | out_log_z (mean log partition function)"
+            "(max |output logit|) | out_log_z (mean log partition function) | sink_mass "
+            "(per head: mean attention on the first position, queries after it; probes.sinks) "
+            "| sink_uniform (the sink mass uniform attention over the visible keys would "
+            "give: the reference for sink_mass) | massive_ratio (per layer: max |h| / "
+            "median |h| of the residual stream after the block; probes.sinks)"
         ),
         "value": "float",
+    },
+    # the training-dynamics instruments (probes.noise_scale, probes.sharpness), one row per
+    # probe step, measured on the batch the next step trains on (train/instruments.py);
+    # no rows when both are off, NaN for an instrument that is off
+    "curvature": {
+        "step": "int: optimizer step after which the instruments ran (0 = at init)",
+        "lr": "float: learning rate of the next step (the one the thresholds are about)",
+        "batch_size": "int: train.batch_size in sequences, beside the noise scale",
+        "noise_scale": "float: B_simple = tr(Sigma) / |G|^2 in sequences, from the smoothed "
+        "estimates (EMA 0.9); NaN while the |G|^2 estimate is not positive (a batch far "
+        "below the critical size cannot resolve it)",
+        "noise_g2": "float: smoothed unbiased estimate of |G|^2, the true gradient's norm^2",
+        "noise_trace": "float: smoothed unbiased estimate of tr(Sigma) per sequence",
+        "sharpness": "float: top eigenvalue of the loss Hessian (power iteration)",
+        "sharpness_precond": "float: top eigenvalue of P^-1 H, P = (sqrt(v_hat) + eps) / lr_mult "
+        "of Adam; NaN at step 0",
+        "eos_gd": "float: 2 / lr, gradient descent's stability threshold (Cohen et al. 2021)",
+        "eos_adam": "float: (2 + 2 beta1) / ((1 - beta1) lr), Adam's (Cohen et al. 2022)",
     },
     # final attention maps of the probe sequence (first example), at most 64x64 per head
     "attn_maps": {
@@ -172,52 +190,7 @@ RUN_COLUMNS = {
     ),
 }
 
-# The run spec (spec.RunSpec) as flat columns ``<section>.<key>``, one per field of the
-# config dataclasses, plus data_seed (the seed is the study column ``seed``). The Parquet
-# type follows the field's annotation; None is stored as a null:
-#   int -> int64; int | None -> int64 with nulls (pandas reads Int64, <NA> for None)
-#   float -> double; bool -> bool; str -> string; str | None -> string with nulls
-#   (pandas reads NaN for None); list[int] -> list<int64> (pandas reads numpy arrays)
-# analysis.load.variant_specs turns a row back into plain Python values (None, lists).
-PARQUET_TYPES = {int: "int64", float: "double", bool: "bool", str: "string"}
-
-
-def _parquet_type(hint) -> tuple[str, bool]:
-    """(Parquet type, nullable) of a config field's annotation."""
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
-        (inner,) = [a for a in args if a is not type(None)]
-        return _parquet_type(inner)[0], True
-    if typing.get_origin(hint) is list:
-        return f"list<{PARQUET_TYPES[args[0]]}>", False
-    return PARQUET_TYPES[hint], False
-
-
-def spec_column_types() -> dict[str, tuple[str, bool]]:
-    """'model.d_model' -> ('int64', False), 'model.window' -> ('int64', True), ..."""
-    out = {}
-    for section, cls in SECTIONS.items():
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            out[f"{section}.{f.name}"] = _parquet_type(hints[f.name])
-    out["data_seed"] = ("int64", False)
-    return out
-
-
-def _spec_descriptions() -> dict[str, str]:
-    out = {}
-    for name, (kind, nullable) in spec_column_types().items():
-        section, _, key = name.partition(".")
-        what = (
-            f"{SECTIONS[section].__name__}.{key} of the run, resolved"
-            if key
-            else "the data seed of the run (batch order)"
-        )
-        out[name] = f"{kind}{' or null (None)' if nullable else ''}: {what}"
-    return out
-
-
-SPEC_COLUMNS = _spec_descriptions()
+SPEC_COLUMNS = spec_descriptions()  # flat columns of the run spec (store/spec_columns.py)
 
 # Tables written by analysis (results/<study>/analysis/<name>.parquet); each module's
 # docstring states the rule it computes.

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from ablate.data.sources import data_file_errors
-from ablate.spec.config import DataConfig
+from ablate.spec.config import VARIANT_SECTIONS, DataConfig
 from ablate.spec.run_spec import (
     RunSpec,
     SpecError,
@@ -156,8 +156,9 @@ def expand_study(
         selected = [v for v in all_variants if _selected(v, task.get("variants"))]
         for variant in selected:
             sections = copy.deepcopy(config.get("base") or {})
-            for section in ("model", "train", "data"):
+            for section in VARIANT_SECTIONS:
                 sections.setdefault(section, {}).update(task.get(section) or {})
+            sections["probes"] = dict(config.get("probes") or {})  # study-wide instruments
             for key, value in variant.overrides.items():
                 set_dotted(sections, key, value)
             where = f"variant {variant.name!r}" + (f" of task {task_name!r}" if task_name else "")

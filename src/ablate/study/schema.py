@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ablate.spec.config import SECTIONS, StatusRules
+from ablate.spec.config import SECTIONS, VARIANT_SECTIONS, StatusRules
 from ablate.spec.validation import BOUNDS, bounds_words, section_schema
 from ablate.study.execution import DEVICES
 
@@ -44,9 +44,12 @@ def study_schema(schema_path: Traversable = SCHEMA) -> dict:
         "sections": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {name: {"$ref": f"#/$defs/{name}"} for name in SECTIONS},
+            "properties": {name: {"$ref": f"#/$defs/{name}"} for name in VARIANT_SECTIONS},
         },
-        "dotted_key": {"type": "string", "pattern": f"^({'|'.join(SECTIONS)})\\.[a-z_0-9]+$"},
+        "dotted_key": {
+            "type": "string",
+            "pattern": f"^({'|'.join(VARIANT_SECTIONS)})\\.[a-z_0-9]+$",
+        },
     }
     return schema
 

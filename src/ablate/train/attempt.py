@@ -22,6 +22,7 @@ from ablate.spec.config import TrainConfig
 from ablate.spec.run_spec import RunSpec
 from ablate.train.checkpoint import save_checkpoint
 from ablate.train.evaluate import evaluate, probe
+from ablate.train.instruments import Instruments
 from ablate.train.outputs import Recorder
 
 
@@ -55,6 +56,13 @@ class Attempt:
     records: Recorder = dataclasses.field(default_factory=Recorder)
     progress: Progress = dataclasses.field(default_factory=Progress)
     snapshot: dict | None = None  # parameters at the last probe (for update ratios)
+    instruments: Instruments | None = None  # the study's probes: (train/instruments.py)
+
+    def __post_init__(self):
+        if self.instruments is None:
+            self.instruments = Instruments(
+                self.spec, self.model, self.optimizer, self.task, self.autocast
+            )
 
     def elapsed(self) -> float:
         """Wall seconds of the run so far, earlier attempts included."""
@@ -68,9 +76,16 @@ class Attempt:
         """Record the probes at ``step``; returns the attention capture (for attn_maps)."""
         since = step - self.progress.last_probe
         rows, capture = probe(
-            self.model, self.probe_batch, step, self.snapshot, since, self.autocast
+            self.model,
+            self.probe_batch,
+            step,
+            self.snapshot,
+            since,
+            self.autocast,
+            self.spec.probes.sinks,
         )
         self.records.add("probes", rows)
+        self.records.add("curvature", self.instruments.measure(step))
         self.snapshot, self.progress.last_probe = layer_snapshot(self.model), step
         return capture
 
@@ -83,6 +98,7 @@ class Attempt:
             "rng": torch.get_rng_state(),
             "records": self.records.columns,
             "snapshot": self.snapshot,
+            "instruments": self.instruments.state(),
             "progress": dataclasses.asdict(progress),
         }
         if self.device.type == "cuda":
@@ -97,5 +113,6 @@ class Attempt:
         if self.device.type == "cuda":
             torch.cuda.set_rng_state(saved["cuda_rng"])
         self.records, self.snapshot = Recorder(saved["records"]), saved["snapshot"]
+        self.instruments.load(saved.get("instruments"))
         self.progress = Progress(**saved["progress"])
         self.progress.resumed_at.append(self.progress.step)

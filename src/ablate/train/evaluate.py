@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ablate.probes.attention_stats import attention_rows, probe_row
+from ablate.probes.attention_stats import attention_rows, massive_ratio, probe_row, sink_mass
 from ablate.probes.gradients import update_ratios
 
 
@@ -77,10 +77,12 @@ def evaluate(model, eval_sets, step: int, chars_per_token: float, autocast) -> l
 
 
 @torch.no_grad()
-def probe(model, batch, step, snapshot, steps_since, autocast):
+def probe(model, batch, step, snapshot, steps_since, autocast, sinks: bool = True):
     """Diagnostics on the fixed probe batch. Returns (probe rows, the attention capture).
 
-    Uses the model's explicit-softmax capture path; training steps never pay for it.
+    Uses the model's explicit-softmax capture path; training steps never pay for it. With
+    ``sinks`` (probes.sinks) also each head's sink mass and each layer's massive-activation
+    ratio, read from the same capture.
     """
     model.eval()
     capture: dict = {}
@@ -91,6 +93,15 @@ def probe(model, batch, step, snapshot, steps_since, autocast):
     for layer, resid in enumerate(capture["resid"]):
         rms = float(resid.float().pow(2).mean().sqrt())
         rows.append(probe_row(step, layer, -1, "resid_rms", rms))
+        if sinks:
+            rows.append(probe_row(step, layer, -1, "massive_ratio", massive_ratio(resid)))
+    if sinks:  # and what uniform attention over the visible keys would put on key 0
+        visible = capture["visible"].float()
+        uniform = float((visible[1:, 0] / visible[1:].sum(-1)).mean()) if len(visible) > 1 else 0
+        rows.append(probe_row(step, -1, -1, "sink_uniform", uniform))
+        for layer, probs in enumerate(capture["attn_probs"]):
+            for head, mass in enumerate(sink_mass(probs).tolist()):
+                rows.append(probe_row(step, layer, head, "sink_mass", mass))
     if snapshot is not None:
         for layer, ratio in enumerate(update_ratios(model, snapshot, steps_since)):
             rows.append(probe_row(step, layer, -1, "update_ratio", ratio))
