@@ -62,7 +62,7 @@ def curve_chart(
         )
         line = base.mark_line(strokeWidth=1.5).encode(y=alt.Y("mean:Q", scale=scale))
         points = base.mark_circle(size=10, opacity=0.7).encode(
-            y=alt.Y("mean:Q", scale=scale), tooltip=_tooltip()
+            y=alt.Y("mean:Q", scale=scale), tooltip=seed_tooltip()
         )
         layers = [shade, line, points]
         if not rules.empty:
@@ -157,7 +157,8 @@ def _rule_rows(references: pd.DataFrame | None) -> pd.DataFrame:
     return frame
 
 
-def _tooltip() -> list:
+def seed_tooltip() -> list:
+    """The tooltip of a seed band's points (report.chart_data.seed_band columns)."""
     return [
         alt.Tooltip("variant:N"),
         alt.Tooltip("step:Q"),

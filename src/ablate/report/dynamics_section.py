@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ablate.report import chart_data
+from ablate.report.charts_curves import seed_tooltip
 from ablate.report.leaderboard import table_block
 from ablate.report.panels import HEIGHT, WIDTH, Ctx, small_multiples
 
@@ -131,7 +132,7 @@ def dynamics_chart(band: pd.DataFrame, c: Ctx, title: str, y_title: str, rule) -
             ),
             base.mark_line(strokeWidth=1.5).encode(y=alt.Y("mean:Q", scale=scale)),
             base.mark_circle(size=10, opacity=0.7).encode(
-                y=alt.Y("mean:Q", scale=scale), tooltip=_tooltip()
+                y=alt.Y("mean:Q", scale=scale), tooltip=seed_tooltip()
             ),
         ]
         if rule is not None:
@@ -199,14 +200,3 @@ def _one(frame: pd.DataFrame, column: str) -> float | None:
         return None
     values = pd.to_numeric(frame[column], errors="coerce").dropna().unique()
     return float(values[0]) if len(values) == 1 else None
-
-
-def _tooltip() -> list:
-    return [
-        alt.Tooltip("variant:N"),
-        alt.Tooltip("step:Q"),
-        alt.Tooltip("mean:Q", title="seed mean", format=".4g"),
-        alt.Tooltip("lo:Q", title="seed min", format=".4g"),
-        alt.Tooltip("hi:Q", title="seed max", format=".4g"),
-        alt.Tooltip("n_seeds:Q", title="seeds"),
-    ]
