@@ -62,18 +62,19 @@ def test_study_writes_tables_and_report(study):
     assert duckdb.sql(f"select count(*) from '{path}'").fetchall()[0][0] == len(runs)
     steps = pd.read_parquet(workdir / "results" / "tiny" / "steps.parquet")
     assert len(steps) == runs["steps_done"].sum()
-    for name in ["evals", "grads", "probes", "attn_maps"]:
+    for name in ["evals", "grads", "probes", "attn_maps", "curvature"]:
         assert len(pd.read_parquet(workdir / "results" / "tiny" / f"{name}.parquet")) > 0
     html = (workdir / "reports" / "tiny.html").read_text()
     assert "<html" in html.lower() and "vega" in html.lower()
     # the spec as typed columns, no JSON: each row holds its run's spec.yaml
     from ablate.analysis.load import spec_values
+    from ablate.spec.config import SECTIONS
 
     assert "spec" not in runs.columns
     for run_id, flat in zip(runs["run_id"], spec_values(runs), strict=True):
         spec = yaml.safe_load((workdir / "results" / "runs" / run_id / "spec.yaml").read_text())
         assert flat == {
-            f"{s}.{k}": v for s in ("model", "train", "data") for k, v in spec[s].items()
+            f"{s}.{k}": v for s in SECTIONS for k, v in spec[s].items()
         }
     # every run directory holds the spec that produced it, and its hash is its name
     for run_dir in (workdir / "results" / "runs").iterdir():

@@ -1,6 +1,6 @@
 """What one run is: plain data, checked, hashed. The bottom of the house.
 
-    config.py        every config key: ModelConfig, TrainConfig, DataConfig, StatusRules
+    config.py        every config key: the Model, Train, Data and Probe configs, StatusRules
     model_traits.py  what a model variant says about itself, and the checks it brings
     task_traits.py   what a task says about itself: its sequence layout and checks
     registry.py      every named variant, one table per axis (name -> traits)
