@@ -73,9 +73,7 @@ def test_study_writes_tables_and_report(study):
     assert "spec" not in runs.columns
     for run_id, flat in zip(runs["run_id"], spec_values(runs), strict=True):
         spec = yaml.safe_load((workdir / "results" / "runs" / run_id / "spec.yaml").read_text())
-        assert flat == {
-            f"{s}.{k}": v for s in SECTIONS for k, v in spec[s].items()
-        }
+        assert flat == {f"{s}.{k}": v for s in SECTIONS for k, v in spec[s].items()}
     # every run directory holds the spec that produced it, and its hash is its name
     for run_dir in (workdir / "results" / "runs").iterdir():
         spec = yaml.safe_load((run_dir / "spec.yaml").read_text())
