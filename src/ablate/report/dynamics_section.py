@@ -169,9 +169,8 @@ def _summary(c: Ctx, curv: pd.DataFrame, sinks: pd.DataFrame, massive: pd.DataFr
     table = merged.groupby("variant", sort=False)[numeric].mean().reset_index()
     table["seeds"] = merged.groupby("variant", sort=False)["run_id"].nunique().to_numpy()
     order = [v for p in c.panels for v in p.variants]
-    table = table.set_index("variant").loc[
-        list(dict.fromkeys(v for v in order if v in set(table.index)))
-    ]
+    present = set(table["variant"])
+    table = table.set_index("variant").loc[list(dict.fromkeys(v for v in order if v in present))]
     columns = {
         "variant": "the variant",
         "seeds": "runs averaged",
