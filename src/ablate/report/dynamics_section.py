@@ -166,11 +166,10 @@ def _summary(c: Ctx, curv: pd.DataFrame, sinks: pd.DataFrame, massive: pd.DataFr
     for part in parts[1:]:
         merged = merged.merge(part, on=["variant", "run_id"], how="outer")
     numeric = [col for col in merged.columns if col not in ("variant", "run_id")]
-    table = merged.groupby("variant", sort=False)[numeric].mean().reset_index()
-    table["seeds"] = merged.groupby("variant", sort=False)["run_id"].nunique().to_numpy()
-    order = [v for p in c.panels for v in p.variants]
-    present = set(table["variant"])
-    table = table.set_index("variant").loc[list(dict.fromkeys(v for v in order if v in present))]
+    table = merged.groupby("variant", sort=False)[numeric].mean()
+    table["seeds"] = merged.groupby("variant", sort=False)["run_id"].nunique()
+    order = dict.fromkeys(v for p in c.panels for v in p.variants)
+    table = table.loc[[v for v in order if v in table.index]]
     columns = {
         "variant": "the variant",
         "seeds": "runs averaged",
